@@ -1,0 +1,1 @@
+"""casemgmt: event-sourced case management for a social security customer care centre."""

@@ -1,0 +1,526 @@
+"""The Case aggregate: one inquiry from receipt to closure, and the events that record its life.
+
+Every command checks the lifecycle table (`casemgmt.domain.lifecycle`) and its values, then records
+one event. An event's timestamp is the command's moment (`ctx.at`); it says who (`actor`), how
+(`cause`) and in which request (`correlation_id`), and carries the case's `status` after it, so a
+projection never needs to re-derive the lifecycle. Event payloads hold JSON-native values, datetimes
+and UUIDs only; the aggregate's state holds the value objects made from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final, Self
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Snapshot as AggregateSnapshot
+
+from casemgmt.domain.conversation import Direction, Feedback, Message, Note
+from casemgmt.domain.lifecycle import (
+    TRANSITIONS,
+    Action,
+    ActionNotAllowed,
+    Status,
+    allowed_actions,
+    next_status,
+)
+from casemgmt.domain.requests import Category, Channel, Priority, Requester
+from casemgmt.domain.validation import (
+    InvalidCommand,
+    optional_text,
+    require_aware,
+    require_member,
+    require_text,
+)
+
+if TYPE_CHECKING:
+    from eventsourcing.domain import MutableOrImmutableAggregate
+
+    from casemgmt.domain.actors import Context
+
+# Intake stamps (a letter's arrival, a call logged later) may be earlier than the command, but a
+# clock that runs a little fast must not make an honest intake fail.
+CLOCK_SKEW_ALLOWANCE: Final = timedelta(minutes=5)
+
+# Fixed for ever: changing it would give every known (channel, external_ref) a new case id.
+INTAKE_NAMESPACE: Final = UUID("6935351d-c6b0-49d9-8354-fd4a9933f6be")
+
+
+class Case(Aggregate):
+    """One inquiry from a citizen, employer or organisation, from receipt to closure."""
+
+    class Event(Aggregate.Event):
+        actor: dict[str, Any]
+        cause: str
+        correlation_id: str
+        status: str
+
+        def apply(self, aggregate: Case) -> None:
+            aggregate.status = Status(self.status)
+            self.change(aggregate)
+
+        def change(self, case: Case) -> None:
+            """Evolves the case's attributes other than its status."""
+
+        @property
+        def author(self) -> str:
+            return str(self.actor.get("on_behalf_of") or self.actor["id"])
+
+    class Received(Event, Aggregate.Created):
+        reference: str
+        channel: str
+        external_ref: str | None
+        subject: str
+        body: str | None
+        requester: dict[str, Any]
+        category: dict[str, Any]
+        priority: str
+        unit: str | None
+        received_at: datetime
+
+    class Triaged(Event):
+        category: dict[str, Any]
+        priority: str
+        unit: str | None
+
+        def change(self, case: Case) -> None:
+            case.category = Category.from_dict(self.category)
+            case.priority = Priority(self.priority)
+            case.unit = self.unit
+
+    class Assigned(Event):
+        agent: str
+        previous_agent: str | None
+
+        def change(self, case: Case) -> None:
+            case.assignee = self.agent
+
+    class Unassigned(Event):
+        agent: str
+
+        def change(self, case: Case) -> None:
+            case.assignee = None
+
+    class Replied(Event):
+        message: str
+
+        def change(self, case: Case) -> None:
+            case.messages.append(Message(Direction.OUT, self.author, self.message, self.timestamp))
+            if case.first_replied_at is None:
+                case.first_replied_at = self.timestamp
+
+    class NoteAdded(Event):
+        text: str
+
+        def change(self, case: Case) -> None:
+            case.notes.append(Note(self.author, self.text, self.timestamp))
+
+    class InformationRequested(Event):
+        message: str
+
+        def change(self, case: Case) -> None:
+            case.messages.append(Message(Direction.OUT, self.author, self.message, self.timestamp))
+
+    class CitizenMessageReceived(Event):
+        message: str
+
+        def change(self, case: Case) -> None:
+            case.messages.append(Message(Direction.IN, self.author, self.message, self.timestamp))
+
+    class Escalated(Event):
+        reason: str
+        level: int
+
+        def change(self, case: Case) -> None:
+            case.escalation_level = self.level
+
+    class Transferred(Event):
+        unit: str
+        from_unit: str | None
+        reason: str
+        previous_agent: str | None
+
+        def change(self, case: Case) -> None:
+            case.unit = self.unit
+            case.assignee = None
+
+    class Resolved(Event):
+        resolution: str
+        summary: str | None
+
+        def change(self, case: Case) -> None:
+            case.resolution = self.resolution
+            case.resolution_summary = self.summary
+            case.resolved_at = self.timestamp
+
+    class Reopened(Event):
+        reason: str
+        from_status: str
+
+        def change(self, case: Case) -> None:
+            case.resolution = case.resolution_summary = None
+            case.resolved_at = case.closed_at = None
+
+    class Closed(Event):
+        def change(self, case: Case) -> None:
+            case.closed_at = self.timestamp
+
+    class MergedInto(Event):
+        into: UUID
+
+        def change(self, case: Case) -> None:
+            case.merged_into = self.into
+
+    class MergeRecorded(Event):
+        merged_case: UUID
+
+        def change(self, case: Case) -> None:
+            case.merged_from.append(self.merged_case)
+
+    class FeedbackRecorded(Event):
+        score: int
+        comment: str | None
+
+        def change(self, case: Case) -> None:
+            case.feedback = Feedback(self.score, self.comment, self.timestamp)
+
+    class Snapshot(AggregateSnapshot):
+        """A snapshot whose state is JSON-native, so the default transcoder stores it as it is."""
+
+        @classmethod
+        def take(cls, aggregate: MutableOrImmutableAggregate[UUID]) -> Self:
+            snapshot = super().take(aggregate)
+            assert isinstance(aggregate, Case)
+            # The moment of the state it holds rather than of the clock when it was taken.
+            state = _json_native(snapshot.state)
+            return replace(snapshot, timestamp=aggregate.modified_on, state=state)
+
+        def mutate(self, _: None) -> Case:
+            case = super().mutate(None)
+            assert isinstance(case, Case)
+            for name, restore in _VALUE_OBJECTS.items():
+                setattr(case, name, restore(getattr(case, name)))
+            return case
+
+    def __init__(
+        self,
+        *,
+        reference: str,
+        channel: str,
+        external_ref: str | None,
+        subject: str,
+        body: str | None,
+        requester: dict[str, Any],
+        category: dict[str, Any],
+        priority: str,
+        unit: str | None,
+        received_at: datetime,
+    ) -> None:
+        """Called with the attributes of the `Received` event, never directly: use `receive`."""
+        self.reference = reference
+        self.status = Status.RECEIVED
+        self.channel = Channel(channel)
+        self.external_ref = external_ref
+        self.subject = subject
+        self.body = body
+        self.requester = Requester.from_dict(requester)
+        self.category = Category.from_dict(category)
+        self.priority = Priority(priority)
+        self.unit = unit
+        self.assignee: str | None = None
+        self.escalation_level = 0
+        self.received_at = received_at
+        self.first_replied_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.merged_into: UUID | None = None
+        self.merged_from: list[UUID] = []
+        self.messages: list[Message] = []
+        self.notes: list[Note] = []
+        self.resolution: str | None = None
+        self.resolution_summary: str | None = None
+        self.feedback: Feedback | None = None
+
+    @property
+    def last_activity_at(self) -> datetime:
+        """When the latest event was recorded on the case."""
+        return self.modified_on
+
+    def allowed_actions(self) -> list[Action]:
+        """What may be done now: the lifecycle table, less what the attributes rule out."""
+        allowed = allowed_actions(self.status)
+        if self.assignee is None and Action.UNASSIGN in allowed:
+            allowed.remove(Action.UNASSIGN)
+        return allowed
+
+    # -- intake -------------------------------------------------------------------------------
+
+    @staticmethod
+    def id_for(channel: Channel, external_ref: str) -> UUID:
+        """The one case id for a message a channel identifies as `external_ref` (rule 5)."""
+        channel = require_member(Channel, "channel", channel)
+        return uuid5(INTAKE_NAMESPACE, f"{channel.value}\n{external_ref}")
+
+    @classmethod
+    def receive(
+        cls,
+        *,
+        id: UUID,
+        reference: str,
+        channel: Channel,
+        subject: str,
+        requester: Requester,
+        ctx: Context,
+        external_ref: str | None = None,
+        body: str | None = None,
+        category: Category | None = None,
+        priority: Priority = Priority.NORMAL,
+        unit: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Case:
+        """Opens a case from a channel; its clocks start at `received_at` (default: `ctx.at`)."""
+        channel = require_member(Channel, "channel", channel)
+        external_ref = optional_text("external_ref", external_ref)
+        cls.check_id_for_intake(id, channel, external_ref)
+        return cls._create(
+            cls.Received,
+            id=id,
+            **_about(ctx, Status.RECEIVED),
+            reference=require_text("reference", reference),
+            channel=channel.value,
+            external_ref=external_ref,
+            subject=require_text("subject", subject),
+            body=body if body and body.strip() else None,
+            requester=requester.as_dict(),
+            category=(category or Category()).as_dict(),
+            priority=require_member(Priority, "priority", priority).value,
+            unit=optional_text("unit", unit),
+            received_at=cls.check_received_at(received_at or ctx.at, ctx),
+        )
+
+    @staticmethod
+    def check_id_for_intake(id: UUID, channel: Channel, external_ref: str | None) -> None:
+        if external_ref is not None and id != Case.id_for(channel, external_ref):
+            msg = f"case id {id} is not Case.id_for({channel.value!r}, {external_ref!r})"
+            raise ValueError(msg)
+
+    @staticmethod
+    def check_received_at(received_at: datetime, ctx: Context) -> datetime:
+        require_aware("received_at", received_at)
+        if received_at > ctx.at + CLOCK_SKEW_ALLOWANCE:
+            raise InvalidCommand("received_at", "must not be in the future")
+        return received_at
+
+    # -- work on the case -----------------------------------------------------------------------
+
+    def triage(
+        self, category: Category, priority: Priority, unit: str | None, ctx: Context
+    ) -> None:
+        """Categorises and prioritises a new case and routes it to a unit (None: keep its unit)."""
+        status = self._transition(Action.TRIAGE)
+        self._record(
+            self.Triaged,
+            ctx,
+            status,
+            category=category.as_dict(),
+            priority=require_member(Priority, "priority", priority).value,
+            unit=self.unit if unit is None else require_text("unit", unit),
+        )
+
+    def assign(self, agent: str, ctx: Context) -> None:
+        """Gives the case to an agent, taking it from whoever had it."""
+        status = self._transition(Action.ASSIGN)
+        self.check_not_assigned_to(require_text("agent", agent))
+        self._record(self.Assigned, ctx, status, agent=agent, previous_agent=self.assignee)
+
+    def unassign(self, ctx: Context) -> None:
+        """Takes the case from its agent; work in progress goes back to triaged."""
+        status = self._transition(Action.UNASSIGN)
+        assignee = self.check_someone_assigned()
+        self._record(self.Unassigned, ctx, status, agent=assignee)
+
+    def reply(self, message: str, ctx: Context) -> None:
+        """Answers the requester; the first reply meets the first-response clock."""
+        status = self._transition(Action.REPLY)
+        self._record(self.Replied, ctx, status, message=require_text("message", message))
+
+    def note(self, text: str, ctx: Context) -> None:
+        """Adds an internal note."""
+        status = self._transition(Action.NOTE)
+        self._record(self.NoteAdded, ctx, status, text=require_text("text", text))
+
+    def request_info(self, message: str, ctx: Context) -> None:
+        """Asks the requester for what is missing; the case then awaits the citizen."""
+        status = self._transition(Action.REQUEST_INFO)
+        message = require_text("message", message)
+        self._record(self.InformationRequested, ctx, status, message=message)
+
+    def citizen_message(self, message: str, ctx: Context) -> None:
+        """Records a message from the requester; an awaited one puts the case back in progress."""
+        status = self._transition(Action.CITIZEN_MESSAGE)
+        self._record(
+            self.CitizenMessageReceived, ctx, status, message=require_text("message", message)
+        )
+
+    def escalate(self, reason: str, ctx: Context) -> None:
+        """Raises the escalation level by one."""
+        status = self._transition(Action.ESCALATE)
+        reason = require_text("reason", reason)
+        self._record(self.Escalated, ctx, status, reason=reason, level=self.escalation_level + 1)
+
+    def transfer(self, unit: str, reason: str, ctx: Context) -> None:
+        """Hands the case to another unit; its agent there is yet to be chosen."""
+        status = self._transition(Action.TRANSFER)
+        self.check_other_unit(require_text("unit", unit))
+        self._record(
+            self.Transferred,
+            ctx,
+            status,
+            unit=unit,
+            from_unit=self.unit,
+            reason=require_text("reason", reason),
+            previous_agent=self.assignee,
+        )
+
+    def resolve(self, resolution: str, summary: str | None, ctx: Context) -> None:
+        """Records how the inquiry was answered; the resolution clock stops."""
+        status = self._transition(Action.RESOLVE)
+        self._record(
+            self.Resolved,
+            ctx,
+            status,
+            resolution=require_text("resolution", resolution),
+            summary=optional_text("summary", summary),
+        )
+
+    def reopen(self, reason: str, ctx: Context, reopen_window: timedelta) -> None:
+        """Takes a resolved case, or one closed less than `reopen_window` ago, back in progress."""
+        status = self._transition(Action.REOPEN)
+        self.check_within_reopen_window(ctx.at, reopen_window)
+        reason = require_text("reason", reason)
+        self._record(self.Reopened, ctx, status, reason=reason, from_status=self.status.value)
+
+    def close(self, ctx: Context) -> None:
+        """Closes a resolved case."""
+        self._record(self.Closed, ctx, self._transition(Action.CLOSE))
+
+    def merge(self, into: UUID, ctx: Context) -> None:
+        """Ends this case as a duplicate of `into` (whose `record_merge` is saved with it)."""
+        status = self._transition(Action.MERGE)
+        self.check_not_itself(into)
+        self._record(self.MergedInto, ctx, status, into=into)
+
+    def record_merge(self, merged_case: UUID, ctx: Context) -> None:
+        """Records on the surviving case that `merged_case` was merged into it."""
+        self.check_can_survive_merge(merged_case)
+        self._record(self.MergeRecorded, ctx, self.status, merged_case=merged_case)
+
+    def record_feedback(self, score: int, comment: str | None, ctx: Context) -> None:
+        """Records the requester's rating; a later one replaces an earlier one."""
+        status = self._transition(Action.FEEDBACK)
+        self.check_score(score)
+        comment = optional_text("comment", comment)
+        self._record(self.FeedbackRecorded, ctx, status, score=score, comment=comment)
+
+    # -- invariants -----------------------------------------------------------------------------
+
+    def check_not_assigned_to(self, agent: str) -> None:
+        if agent == self.assignee:
+            raise InvalidCommand("agent", f"case {self.reference} is already assigned to {agent}")
+
+    def check_someone_assigned(self) -> str:
+        if self.assignee is None:
+            raise self._refusal(Action.UNASSIGN, "has nobody assigned")
+        return self.assignee
+
+    def check_other_unit(self, unit: str) -> None:
+        if unit == self.unit:
+            raise InvalidCommand("unit", f"case {self.reference} is already with unit {unit}")
+
+    def check_within_reopen_window(self, at: datetime, window: timedelta) -> None:
+        if self.closed_at is not None and self.closed_at + window < at:
+            reason = (
+                f"was closed at {self.closed_at.isoformat()}, "
+                f"longer ago than the reopen window of {_describe(window)}"
+            )
+            raise self._refusal(Action.REOPEN, reason)
+
+    def check_not_itself(self, into: UUID) -> None:
+        if into == self.id:
+            raise InvalidCommand("into", "a case cannot be merged into itself")
+
+    def check_can_survive_merge(self, merged_case: UUID) -> None:
+        if merged_case == self.id:
+            raise InvalidCommand("into", "a case cannot be merged into itself")
+        if self.status is Status.MERGED:
+            message = f"case {self.reference} is itself merged into case {self.merged_into}"
+            raise InvalidCommand("into", message)
+
+    @staticmethod
+    def check_score(score: int) -> None:
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise InvalidCommand("score", "must be a whole number from 1 to 5")
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _transition(self, action: Action) -> Status:
+        """The status `action` leads to; refused when the lifecycle table does not allow it."""
+        if (self.status, action) not in TRANSITIONS:
+            raise ActionNotAllowed(action, self.reference, self.status, self.allowed_actions())
+        return next_status(self.status, action)
+
+    def _refusal(self, action: Action, reason: str) -> ActionNotAllowed:
+        allowed = [a for a in self.allowed_actions() if a is not action]
+        return ActionNotAllowed(action, self.reference, self.status, allowed, reason)
+
+    def _record(
+        self, event_class: type[Case.Event], ctx: Context, status: Status, **data: Any
+    ) -> None:
+        self.trigger_event(event_class, **_about(ctx, status), **data)
+
+
+def _about(ctx: Context, status: Status) -> dict[str, Any]:
+    """What every event says besides its own data: when, who, how, in which request, and after."""
+    return {
+        "timestamp": ctx.at,
+        "actor": ctx.actor.as_dict(),
+        "cause": ctx.cause,
+        "correlation_id": ctx.correlation_id,
+        "status": status.value,
+    }
+
+
+def _describe(window: timedelta) -> str:
+    if window % timedelta(days=1):
+        return str(window)
+    return f"{window.days} days"
+
+
+def _json_native(value: Any) -> Any:
+    """Value objects as dicts and enums as their values, recursively; datetimes and UUIDs stay."""
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _json_native(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_json_native(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_native(item) for key, item in value.items()}
+    return value
+
+
+# How a snapshot's JSON-native state becomes the case's value objects again.
+_VALUE_OBJECTS: Final[dict[str, Callable[[Any], Any]]] = {
+    "status": Status,
+    "channel": Channel,
+    "priority": Priority,
+    "requester": Requester.from_dict,
+    "category": Category.from_dict,
+    "messages": lambda items: [Message.from_dict(item) for item in items],
+    "notes": lambda items: [Note.from_dict(item) for item in items],
+    "feedback": Feedback.from_dict,
+}

@@ -1,0 +1,108 @@
+"""What a case is about: who asks, through which channel, about what, and how urgently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from casemgmt.domain.validation import optional_text, require_member, require_text
+
+
+class Channel(StrEnum):
+    """The seven ways a question reaches the customer care centre."""
+
+    PHONE = "phone"
+    NATIONAL_PORTAL = "national_portal"
+    WEB_PORTAL = "web_portal"
+    SOCIAL_MEDIA = "social_media"
+    EMAIL = "email"
+    POST = "post"
+    IN_PERSON = "in_person"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class InsuranceLine(StrEnum):
+    SOCIAL = "social"
+    UNEMPLOYMENT = "unemployment"
+    HEALTH = "health"
+
+
+class InquiryKind(StrEnum):
+    POLICY_QUESTION = "policy_question"
+    PROCEDURE = "procedure"
+    BENEFIT_STATUS = "benefit_status"
+    CONTRIBUTION = "contribution"
+    COMPLAINT = "complaint"
+    SUGGESTION = "suggestion"
+
+
+class RequesterKind(StrEnum):
+    CITIZEN = "citizen"
+    EMPLOYER = "employer"
+    ORGANISATION = "organisation"
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The citizen, employer or organisation who asks; `id`: their insurance or tax number."""
+
+    kind: RequesterKind
+    id: str | None
+    name: str
+    contact: str | None = None
+
+    def __post_init__(self) -> None:
+        kind = require_member(RequesterKind, "requester.kind", self.kind)
+        object.__setattr__(self, "kind", kind)
+        optional_text("requester.id", self.id)
+        require_text("requester.name", self.name)
+        optional_text("requester.contact", self.contact)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "id": self.id, "name": self.name, "contact": self.contact}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Requester:
+        return cls(
+            kind=RequesterKind(data["kind"]),
+            id=data.get("id"),
+            name=data["name"],
+            contact=data.get("contact"),
+        )
+
+
+@dataclass(frozen=True)
+class Category:
+    """Which insurance line and what kind of inquiry; either may be unknown until triage."""
+
+    line: InsuranceLine | None = None
+    kind: InquiryKind | None = None
+
+    def __post_init__(self) -> None:
+        if self.line is not None:
+            line = require_member(InsuranceLine, "category.line", self.line)
+            object.__setattr__(self, "line", line)
+        if self.kind is not None:
+            kind = require_member(InquiryKind, "category.kind", self.kind)
+            object.__setattr__(self, "kind", kind)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": None if self.line is None else self.line.value,
+            "kind": None if self.kind is None else self.kind.value,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Category:
+        line, kind = data.get("line"), data.get("kind")
+        return cls(
+            line=None if line is None else InsuranceLine(line),
+            kind=None if kind is None else InquiryKind(kind),
+        )

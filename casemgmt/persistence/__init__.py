@@ -1,0 +1,133 @@
+"""casemgmt's persistence module for eventsourcing: PostgreSQL through psycopg2.
+
+Select it with ``PERSISTENCE_MODULE=casemgmt.persistence`` and point it at a database with
+``DATABASE_URL=postgresql://…`` (both may carry the application's name as a prefix, as usual in
+eventsourcing). Optional: ``POOL_SIZE`` (default 8), ``POSTGRES_SCHEMA`` (default public),
+``CREATE_TABLE`` (default yes; the application turns it off once migrations made its tables).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    ProcessRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+
+from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.persistence.recorders import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
+
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    TTracking = TypeVar("TTracking", bound=PostgresTrackingRecorder)
+
+
+class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
+    """Builds the psycopg2 recorders of one eventsourcing application from its environment."""
+
+    DATABASE_URL = "DATABASE_URL"
+    POOL_SIZE = "POOL_SIZE"
+    POSTGRES_SCHEMA = "POSTGRES_SCHEMA"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    aggregate_recorder_class = PostgresAggregateRecorder
+    application_recorder_class = PostgresApplicationRecorder
+    tracking_recorder_class = PostgresTrackingRecorder
+    process_recorder_class = PostgresProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        url = self.env.get(self.DATABASE_URL)
+        if not url:
+            raise OSError(
+                f"No database URL: set '{self.DATABASE_URL}' in the application's environment"
+            )
+        pool_size = _positive_int(self.env.get(self.POOL_SIZE) or "8", self.POOL_SIZE)
+        self.datastore = Datastore(
+            ConnectionPool(url, size=pool_size),
+            schema=self.env.get(self.POSTGRES_SCHEMA) or "public",
+        )
+
+    def _prefix(self, default: str) -> str:
+        return self.env.name.lower() or default
+
+    def _create_tables(self) -> bool:
+        return strtobool(self.env.get(self.CREATE_TABLE) or "yes")
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = self.aggregate_recorder_class(
+            self.datastore, events_table_name=f"{self._prefix('stored')}_{purpose}"
+        )
+        if self._create_tables():
+            recorder.create_table()
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder_class: type[PostgresApplicationRecorder] = self.application_recorder_class
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        if topic:
+            recorder_class = resolve_topic(topic)
+        recorder = recorder_class(
+            self.datastore, events_table_name=f"{self._prefix('stored')}_events"
+        )
+        if self._create_tables():
+            recorder.create_table()
+        return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[Any] | None = None
+    ) -> PostgresTrackingRecorder:
+        recorder_class = tracking_recorder_class
+        if recorder_class is None:
+            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
+            recorder_class = resolve_topic(topic) if topic else self.tracking_recorder_class
+        recorder = cast(
+            PostgresTrackingRecorder,
+            recorder_class(
+                self.datastore,
+                tracking_table_name=f"{self._prefix('notification')}_tracking",
+            ),
+        )
+        if self._create_tables():
+            recorder.create_table()
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder_class: type[PostgresProcessRecorder] = self.process_recorder_class
+        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
+        if topic:
+            recorder_class = resolve_topic(topic)
+        recorder = recorder_class(
+            self.datastore,
+            events_table_name=f"{self._prefix('stored')}_events",
+            tracking_table_name=f"{self._prefix('notification')}_tracking",
+        )
+        if self._create_tables():
+            recorder.create_table()
+        return recorder
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def _positive_int(raw: str, key: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise OSError(f"'{key}' must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise OSError(f"'{key}' must be at least 1, not {value}")
+    return value
+
+
+__all__ = ["Factory"]

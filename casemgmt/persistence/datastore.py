@@ -1,0 +1,203 @@
+"""Connections to PostgreSQL through psycopg2: a small blocking pool that survives server restarts.
+
+eventsourcing's own PostgreSQL module is written for psycopg 3; this is the psycopg2 counterpart
+(DESIGN.md rule 7). Every connection runs in autocommit mode: a write is sent as one multi-statement
+query, which PostgreSQL runs as one implicit transaction, so a batch of events costs one round trip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.extras
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    Connection = psycopg2.extensions.connection
+
+
+# psycopg2 error class → eventsourcing error class, most specific first.
+_TRANSLATIONS: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
+    (psycopg2.IntegrityError, IntegrityError),
+    (psycopg2.InterfaceError, InterfaceError),
+    (psycopg2.OperationalError, OperationalError),
+    (psycopg2.DataError, DataError),
+    (psycopg2.InternalError, InternalError),
+    (psycopg2.ProgrammingError, ProgrammingError),
+    (psycopg2.NotSupportedError, NotSupportedError),
+    (psycopg2.DatabaseError, DatabaseError),
+    (psycopg2.Error, PersistenceError),
+)
+
+# SQLSTATEs that mean the connection or the server went away (08: connection exception,
+# 57P: server shut down or restarting), as opposed to a statement the server refused.
+_CONNECTION_LOST_CLASSES = ("08", "57P")
+
+
+def translate(error: psycopg2.Error) -> PersistenceError:
+    """The eventsourcing error that eventsourcing's callers expect for a psycopg2 error."""
+    for driver_class, library_class in _TRANSLATIONS:
+        if isinstance(error, driver_class):
+            return library_class(str(error).strip())
+    return PersistenceError(str(error))  # pragma: no cover - psycopg2.Error is the last row
+
+
+def is_connection_lost(error: BaseException) -> bool:
+    """True when the failure was the connection, so the statement may be tried on a new one."""
+    cause = error.__cause__ if isinstance(error, PersistenceError) else error
+    if isinstance(cause, psycopg2.InterfaceError):
+        return True
+    if isinstance(cause, psycopg2.OperationalError):
+        code = cause.pgcode or ""
+        return not code or code.startswith(_CONNECTION_LOST_CLASSES)
+    return False
+
+
+class PoolExhaustedError(OperationalError, TimeoutError):
+    """Every connection stayed in use for longer than the pool's timeout."""
+
+
+class ConnectionPool:
+    """A fixed-size, thread-safe pool of autocommit connections.
+
+    A connection that failed at the connection level is thrown away rather than returned, so after
+    a server restart the pool heals itself one connection at a time without a process restart.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        size: int = 8,
+        timeout: float = 30.0,
+        connect_timeout: int = 5,
+        max_age: float = 3600.0,
+    ) -> None:
+        self.dsn = dsn
+        self.size = size
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_age = max_age
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[tuple[Connection, float]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def connect(self) -> Connection:
+        """A new connection outside the pool (LISTEN, advisory locks, long reads)."""
+        try:
+            conn = psycopg2.connect(
+                self.dsn,
+                connect_timeout=self.connect_timeout,
+                application_name="casemgmt",
+            )
+        except psycopg2.Error as error:
+            raise translate(error) from error
+        conn.autocommit = True
+        psycopg2.extras.register_uuid(conn_or_curs=conn)  # type: ignore[no-untyped-call]
+        return conn
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Borrow a connection; errors come out as eventsourcing's persistence errors."""
+        if self._closed:
+            raise InterfaceError("connection pool is closed")
+        if not self._slots.acquire(timeout=self.timeout):
+            raise PoolExhaustedError(
+                f"all {self.size} database connections stayed busy for {self.timeout:.0f}s"
+            )
+        try:
+            conn, born = self._checkout()
+            try:
+                yield conn
+            except psycopg2.Error as error:
+                self._checkin(conn, born, healthy=not is_connection_lost(error))
+                raise translate(error) from error
+            except BaseException:
+                self._checkin(conn, born, healthy=False)
+                raise
+            else:
+                self._checkin(conn, born, healthy=True)
+        finally:
+            self._slots.release()
+
+    def _checkout(self) -> tuple[Connection, float]:
+        with self._lock:
+            while self._idle:
+                conn, born = self._idle.pop()
+                if conn.closed or time.monotonic() - born > self.max_age:
+                    _close_quietly(conn)
+                    continue
+                return conn, born
+        return self.connect(), time.monotonic()
+
+    def _checkin(self, conn: Connection, born: float, *, healthy: bool) -> None:
+        in_transaction = (
+            not conn.closed
+            and conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE
+        )
+        if not healthy or conn.closed or in_transaction or self._closed:
+            _close_quietly(conn)
+            return
+        with self._lock:
+            self._idle.append((conn, born))
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Connection) -> None:
+    with contextlib.suppress(psycopg2.Error):
+        conn.close()
+
+
+class Datastore:
+    """Where a recorder's statements go: a pool, a schema, and retry on a lost connection."""
+
+    def __init__(self, pool: ConnectionPool, *, schema: str = "public") -> None:
+        self.pool = pool
+        self.schema = schema
+
+    def execute(self, query: str, params: Any = None, *, retries: int = 3) -> list[tuple[Any, ...]]:
+        """Run one (possibly multi-statement) query and return the rows of its last statement.
+
+        Retried on a fresh connection when the connection was lost before an answer came back:
+        reads are always safe to repeat; writers that must not repeat pass retries=0.
+        """
+        attempt = 0
+        while True:
+            try:
+                with self.pool.connection() as conn, conn.cursor() as cursor:
+                    cursor.execute(query, params)
+                    return cursor.fetchall() if cursor.description else []
+            except PersistenceError as error:
+                if attempt >= retries or not is_connection_lost(error):
+                    raise
+                attempt += 1
+                time.sleep(0.05 * attempt)
+
+    def close(self) -> None:
+        self.pool.close()

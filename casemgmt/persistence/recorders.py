@@ -1,0 +1,366 @@
+"""eventsourcing recorders on PostgreSQL through psycopg2.
+
+Writes are one multi-statement query: PostgreSQL runs it as one implicit transaction, so a batch of
+events (and a tracking position) costs a single round trip. The application recorder takes the
+events table's EXCLUSIVE lock inside that transaction, so notification ids are committed in the
+order they are issued and a reader tailing the log never sees a lower id appear after a higher one.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    ListenNotifySubscription,
+    Notification,
+    PersistenceError,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+
+from casemgmt.persistence import schema
+from casemgmt.persistence.datastore import is_connection_lost
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from casemgmt.persistence.datastore import Datastore
+
+_COLUMNS = "originator_id, originator_version, topic, state"
+
+
+class PostgresRecorder:
+    """Common ground: a datastore and the statements that create this recorder's tables."""
+
+    def __init__(self, datastore: Datastore) -> None:
+        self.datastore = datastore
+        self.create_statements: list[str] = []
+
+    def create_table(self) -> None:
+        # Two processes starting at once must not race on CREATE ... IF NOT EXISTS (which can
+        # fail on the catalogue's unique index), so creation is serialised by an advisory lock.
+        lock = f"SELECT pg_advisory_xact_lock({_lock_key('casemgmt:create_table')})"
+        self.datastore.execute("; ".join([lock, *self.create_statements]))
+
+
+class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
+    """Events of aggregates (here: snapshots), without an application-wide sequence."""
+
+    def __init__(self, datastore: Datastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore)
+        self.events_table_name = events_table_name
+        self.events_table = schema.qualified(datastore.schema, events_table_name)
+        self.create_statements += self._events_table_ddl()
+        self.insert_values = (
+            f"INSERT INTO {self.events_table} ({_COLUMNS}) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+        )
+
+    def _events_table_ddl(self) -> list[str]:
+        return schema.aggregate_events_table(self.datastore.schema, self.events_table_name)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if stored_events:
+            self._write(self.insert_values, _columns_of(stored_events), stored_events)
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        query = f"SELECT {_COLUMNS} FROM {self.events_table} WHERE originator_id = %s"
+        params: list[Any] = [originator_id]
+        if gt is not None:
+            query += " AND originator_version > %s"
+            params.append(gt)
+        if lte is not None:
+            query += " AND originator_version <= %s"
+            params.append(lte)
+        query += " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        return [
+            StoredEvent(
+                originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
+            )
+            for row in self.datastore.execute(query, params)
+        ]
+
+    def _write(
+        self, query: str, params: Sequence[Any], stored_events: Sequence[StoredEvent]
+    ) -> list[tuple[Any, ...]]:
+        """Write once; after a lost connection, write again and accept our own earlier commit.
+
+        A connection can drop after the server committed but before the answer arrived. Then the
+        second attempt collides with the first one's rows: if those rows are exactly ours, the
+        write did happen and is reported as done rather than as a conflict.
+        """
+        try:
+            return self.datastore.execute(query, params, retries=0)
+        except PersistenceError as error:
+            if not is_connection_lost(error):
+                raise
+        try:
+            return self.datastore.execute(query, params, retries=3)
+        except IntegrityError:
+            recorded = self._already_recorded(stored_events)
+            if recorded is None:
+                raise
+            return recorded
+
+    def _already_recorded(
+        self, stored_events: Sequence[StoredEvent]
+    ) -> list[tuple[Any, ...]] | None:
+        if not stored_events:
+            return None
+        rows = self.datastore.execute(
+            f"SELECT originator_id, originator_version, state, {self._position_column()} "
+            f"FROM {self.events_table} "
+            "WHERE (originator_id, originator_version) IN "
+            "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))",
+            _columns_of(stored_events)[:2],
+        )
+        stored = {(row[0], row[1]): (bytes(row[2]), row[3]) for row in rows}
+        positions = []
+        for event in stored_events:
+            found = stored.get((event.originator_id, event.originator_version))
+            if found is None or found[0] != event.state:
+                return None
+            positions.append((found[1],))
+        return positions
+
+    def _position_column(self) -> str:
+        return "NULL"
+
+
+class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
+    """The application's events with their place in its notification log."""
+
+    def __init__(self, datastore: Datastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.channel_name = events_table_name.replace(".", "_")
+        self.lock_and_notify = (
+            f'LOCK TABLE {self.events_table} IN EXCLUSIVE MODE; NOTIFY "{self.channel_name}"'
+        )
+        self.insert_values += " RETURNING notification_id"
+
+    def _events_table_ddl(self) -> list[str]:
+        return schema.application_events_table(self.datastore.schema, self.events_table_name)
+
+    def _position_column(self) -> str:
+        return "notification_id"
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        statements, params = self._write_statements(stored_events, **kwargs)
+        if not statements:
+            return []
+        rows = self._write("; ".join(statements), params, stored_events)
+        return [row[0] for row in rows] if stored_events else []
+
+    def _write_statements(
+        self, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> tuple[list[str], list[Any]]:
+        if not stored_events:
+            return [], []
+        return [self.lock_and_notify, self.insert_values], _columns_of(stored_events)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            conditions.append(
+                "notification_id >= %s" if inclusive_of_start else "notification_id > %s"
+            )
+            params.append(start)
+        if stop is not None:
+            conditions.append("notification_id <= %s")
+            params.append(stop)
+        if topics:
+            conditions.append("topic = ANY(%s)")
+            params.append(list(topics))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        params.append(limit)
+        rows = self.datastore.execute(
+            f"SELECT notification_id, {_COLUMNS} FROM {self.events_table}{where} "
+            "ORDER BY notification_id LIMIT %s",
+            params,
+        )
+        return [
+            Notification(
+                id=row[0],
+                originator_id=row[1],
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]),
+            )
+            for row in rows
+        ]
+
+    def max_notification_id(self) -> int | None:
+        rows = self.datastore.execute(f"SELECT max(notification_id) FROM {self.events_table}")
+        return rows[0][0] if rows else None
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PostgresSubscription(recorder=self, gt=gt, topics=topics)
+
+
+class PostgresSubscription(ListenNotifySubscription[PostgresApplicationRecorder]):
+    """Follows the notification log: catches up, then wakes on LISTEN/NOTIFY."""
+
+    POLL_SECONDS = 0.1
+
+    def __init__(
+        self,
+        recorder: PostgresApplicationRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._listen_thread = threading.Thread(target=self._listen, daemon=True)
+        self._listen_thread.start()
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            self._listen_thread.join()
+
+    def _listen(self) -> None:
+        try:
+            conn = self._recorder.datastore.pool.connect()
+            try:
+                conn.cursor().execute(f'LISTEN "{self._recorder.channel_name}"')
+                # A write committed between the first catch-up read and LISTEN sent no
+                # notification we could hear, so read once more now that we are listening.
+                self._has_been_notified.set()
+                while not self._has_been_stopped and not self._thread_error:
+                    # Wake regularly so that stop() is noticed even when nothing is written.
+                    if select.select([conn], [], [], self.POLL_SECONDS)[0]:
+                        conn.poll()
+                        if conn.notifies:
+                            conn.notifies.clear()
+                            self._has_been_notified.set()
+            finally:
+                conn.close()
+        except BaseException as error:
+            if self._thread_error is None:
+                self._thread_error = error
+            self.stop()
+
+
+class PostgresTrackingRecorder(PostgresRecorder, TrackingRecorder):
+    """The position of each projection or process in the notification log it follows."""
+
+    def __init__(
+        self,
+        datastore: Datastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, **kwargs)
+        self.tracking_table_name = tracking_table_name
+        self.tracking_table = schema.qualified(datastore.schema, tracking_table_name)
+        self.create_statements += schema.tracking_table(datastore.schema, tracking_table_name)
+        refuse = schema.qualified(datastore.schema, schema.REFUSE_TRACKING_FUNCTION)
+        self.insert_tracking_statement = (
+            "WITH advanced AS ("
+            f" INSERT INTO {self.tracking_table} AS t (application_name, notification_id)"
+            " VALUES (%s, %s)"
+            " ON CONFLICT (application_name) DO UPDATE"
+            " SET notification_id = EXCLUDED.notification_id"
+            " WHERE t.notification_id < EXCLUDED.notification_id RETURNING 1)"
+            f" SELECT {refuse}(%s, %s)"
+            " WHERE NOT EXISTS (SELECT FROM advanced)"
+        )
+
+    def tracking_params(self, tracking: Tracking) -> list[Any]:
+        """The values for insert_tracking_statement (each is used twice)."""
+        return [tracking.application_name, tracking.notification_id] * 2
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.datastore.execute(
+            self.insert_tracking_statement, self.tracking_params(tracking), retries=0
+        )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        rows = self.datastore.execute(
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = %s",
+            [application_name],
+        )
+        return rows[0][0] if rows else None
+
+
+class PostgresProcessRecorder(
+    PostgresTrackingRecorder, PostgresApplicationRecorder, ProcessRecorder
+):
+    """Events written together with the tracking position of what caused them."""
+
+    def __init__(
+        self,
+        datastore: Datastore,
+        *,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ) -> None:
+        super().__init__(
+            datastore,
+            tracking_table_name=tracking_table_name,
+            events_table_name=events_table_name,
+        )
+
+    def _write_statements(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> tuple[list[str], list[Any]]:
+        statements, params = super()._write_statements(stored_events)
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is None:
+            return statements, params
+        return (
+            [self.insert_tracking_statement, *statements],
+            [*self.tracking_params(tracking), *params],
+        )
+
+
+def _columns_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
+    return [
+        [event.originator_id for event in stored_events],
+        [event.originator_version for event in stored_events],
+        [event.topic for event in stored_events],
+        [event.state for event in stored_events],
+    ]
+
+
+def _lock_key(name: str) -> int:
+    # pg_advisory locks take a signed 64-bit key; crc32 is stable across processes and versions.
+    return zlib.crc32(name.encode())

@@ -1,0 +1,71 @@
+"""Settings, read from the environment in this one place.
+
+Every value has a default that runs casemgmt on its embedded servers, so a bare machine needs no
+configuration at all; production sets the URLs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What casemgmt needs to know about its surroundings."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path("var"))
+    sla_policy_path: Path | None = None
+    cipher_key: str | None = None
+    pool_size: int = 8
+    max_request_bytes: int = 1_000_000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        policy = env.get("CASEMGMT_SLA_POLICY") or None
+        return cls(
+            database_url=_url(env, "CASEMGMT_DATABASE_URL", ("postgresql://", "postgres://")),
+            redis_url=_url(env, "CASEMGMT_REDIS_URL", ("redis://", "rediss://", "unix://")),
+            data_dir=Path(env.get("CASEMGMT_DATA_DIR") or "var"),
+            sla_policy_path=Path(policy) if policy else None,
+            cipher_key=env.get("CASEMGMT_CIPHER_KEY") or None,
+            pool_size=_positive_int(env, "CASEMGMT_POOL_SIZE", 8),
+            max_request_bytes=_positive_int(env, "CASEMGMT_MAX_REQUEST_BYTES", 1_000_000),
+        )
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.startswith(schemes):
+        raise SettingsError(
+            f"{name}={value!r} is not a URL casemgmt understands; "
+            f"it must start with {' or '.join(schemes)}"
+        )
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} must be a whole number") from None
+    if value < 1:
+        raise SettingsError(f"{name}={raw!r} must be at least 1")
+    return value

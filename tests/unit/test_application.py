@@ -1,0 +1,355 @@
+"""CareCentre on eventsourcing's in-memory store: intake, work, history, snapshots and conflicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from itertools import count
+from uuid import UUID
+
+import pytest
+
+from casemgmt.application import (
+    CareCentre,
+    CaseNotFound,
+    ConcurrentUpdate,
+    CountingReferences,
+    StaleVersion,
+)
+from casemgmt.domain import (
+    ActionNotAllowed,
+    Actor,
+    Case,
+    Category,
+    Channel,
+    Context,
+    Feedback,
+    InquiryKind,
+    InsuranceLine,
+    InvalidCommand,
+    Message,
+    Priority,
+    Requester,
+    RequesterKind,
+    Role,
+    Status,
+)
+
+IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+HANOI = timezone(timedelta(hours=7))
+T0 = datetime(2026, 11, 24, 8, 15, tzinfo=HANOI)
+INTAKE = Actor("mail-gateway", Role.INTAKE)
+AGENT = Actor("agent-1", Role.AGENT)
+CITIZEN = Requester(RequesterKind.CITIZEN, "0123456789", "Nguyễn Văn A", "a@example.vn")
+
+
+def at(minutes: float, actor: Actor = AGENT) -> Context:
+    return Context(actor, T0 + timedelta(minutes=minutes), f"req-{minutes}", "api")
+
+
+def sequential_ids() -> Iterator[UUID]:
+    return (UUID(int=n) for n in count(1))
+
+
+@pytest.fixture
+def app() -> Iterator[CareCentre]:
+    ids = sequential_ids()
+    with CareCentre(IN_MEMORY, references=CountingReferences(), new_id=lambda: next(ids)) as app:
+        yield app
+
+
+def open_email(app: CareCentre, external_ref: str | None = "<msg-1@mail>") -> tuple[Case, bool]:
+    return app.open_case(
+        channel=Channel.EMAIL,
+        external_ref=external_ref,
+        subject="Chưa nhận được sổ BHXH",
+        body="Tôi chưa nhận được sổ.",
+        requester=CITIZEN,
+        category=Category(InsuranceLine.SOCIAL, InquiryKind.PROCEDURE),
+        unit="hanoi",
+        received_at=T0 - timedelta(hours=2),
+        ctx=Context(INTAKE, T0, "req-intake", "channel:email"),
+    )
+
+
+# -- intake -------------------------------------------------------------------------------------
+
+
+def test_the_application_is_named_for_its_tables() -> None:
+    assert CareCentre.name == "CareCentre"
+
+
+def test_the_same_message_twice_opens_one_case(app: CareCentre) -> None:
+    first, created = open_email(app)
+    again, created_again = open_email(app)
+    assert (created, created_again) == (True, False)
+    assert again.id == first.id == Case.id_for(Channel.EMAIL, "<msg-1@mail>")
+    assert again.reference == first.reference == "CC-2026-000001"
+    assert len(app.history(first.id)) == 1
+
+
+def test_new_cases_get_the_next_reference_number(app: CareCentre) -> None:
+    open_email(app, "<msg-1@mail>")
+    open_email(app, "<msg-1@mail>")
+    second, _ = open_email(app, "<msg-2@mail>")
+    assert second.reference == "CC-2026-000002"
+
+
+def test_a_case_without_external_ref_gets_a_new_id_each_time(app: CareCentre) -> None:
+    first, created = open_email(app, external_ref=None)
+    second, created_again = open_email(app, external_ref=None)
+    assert (first.id, second.id) == (UUID(int=1), UUID(int=2))
+    assert created and created_again
+
+
+class DeliveredTwiceAtOnce(CareCentre):
+    """Both deliveries look before either saves, as two API processes can."""
+
+    def find_case(self, case_id: UUID) -> Case | None:
+        return None
+
+
+def test_a_message_delivered_twice_at_once_still_opens_one_case() -> None:
+    with DeliveredTwiceAtOnce(IN_MEMORY, references=CountingReferences()) as app:
+        first, created = open_email(app)
+        again, created_again = open_email(app)
+        assert (created, created_again) == (True, False)
+        assert again.reference == first.reference
+        assert len(app.history(first.id)) == 1
+
+
+def test_a_care_centre_built_from_env_alone_cannot_open_cases() -> None:
+    # As eventsourcing's projection runner builds it, to follow the notification log.
+    with CareCentre(IN_MEMORY) as follower, pytest.raises(RuntimeError, match="ReferenceNumbers"):
+        open_email(follower)
+
+
+def test_invalid_intake_is_refused_naming_the_field(app: CareCentre) -> None:
+    with pytest.raises(InvalidCommand) as refused:
+        app.open_case(
+            channel=Channel.POST,
+            subject="Đơn khiếu nại",
+            requester=CITIZEN,
+            received_at=T0 + timedelta(days=1),
+            ctx=Context(INTAKE, T0, "req-intake", "channel:post"),
+        )
+    assert refused.value.field == "received_at"
+
+
+# -- work on a case -----------------------------------------------------------------------------
+
+
+def test_a_case_lives_from_intake_to_closed_with_feedback(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    social_procedure = Category(InsuranceLine.SOCIAL, InquiryKind.PROCEDURE)
+    app.triage(case.id, social_procedure, Priority.HIGH, None, at(1, Actor("rules", Role.SYSTEM)))
+    app.assign(case.id, "agent-1", at(2))
+    app.note(case.id, "Tra cứu hồ sơ.", at(3))
+    app.reply(case.id, "Chúng tôi đang kiểm tra.", at(4))
+    app.request_info(case.id, "Xin gửi bản sao CCCD.", at(5))
+    app.citizen_message(case.id, "Đã gửi.", at(6, INTAKE))
+    app.escalate(case.id, "Khiếu nại lần hai.", at(7))
+    app.transfer(case.id, "danang", "Hồ sơ ở Đà Nẵng.", at(8))
+    app.assign(case.id, "agent-7", at(9))
+    app.unassign(case.id, at(10))
+    app.assign(case.id, "agent-7", at(11))
+    app.resolve(case.id, "answered", "Sổ đã gửi.", at(12))
+    app.reopen(case.id, "Chưa nhận được.", at(13))
+    app.resolve(case.id, "answered", None, at(14))
+    app.close_case(case.id, at(15))
+    closed = app.feedback(case.id, 5, "Cảm ơn.", at(16, INTAKE))
+
+    assert closed == app.get_case(case.id)
+    assert (closed.status, closed.version) == (Status.CLOSED, 17)
+    assert (closed.unit, closed.assignee, closed.escalation_level) == ("danang", "agent-7", 1)
+    assert closed.first_replied_at == T0 + timedelta(minutes=4)
+    assert closed.closed_at == T0 + timedelta(minutes=15)
+    assert closed.feedback == Feedback(5, "Cảm ơn.", T0 + timedelta(minutes=16))
+    assert [m.direction.value for m in closed.messages] == ["out", "out", "in"]
+    assert [type(e).__name__ for e in app.history(case.id)][-3:] == [
+        "Resolved",
+        "Closed",
+        "FeedbackRecorded",
+    ]
+
+
+def test_stored_events_keep_their_moment_and_who_caused_them(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.assign(case.id, "agent-1", at(2))
+    received, assigned = app.history(case.id)
+    assert received.timestamp == T0
+    assert received.timestamp.utcoffset() == timedelta(hours=7)
+    assert (received.cause, received.actor["role"]) == ("channel:email", "intake")
+    assert (assigned.timestamp, assigned.correlation_id) == (T0 + timedelta(minutes=2), "req-2")
+
+
+def test_a_refused_action_saves_nothing(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    with pytest.raises(ActionNotAllowed, match="cannot close: case CC-2026-000001 is received"):
+        app.close_case(case.id, at(1))
+    assert app.get_case(case.id).version == 1
+
+
+def test_an_unknown_case_is_not_found(app: CareCentre) -> None:
+    unknown = UUID(int=404)
+    with pytest.raises(CaseNotFound):
+        app.get_case(unknown)
+    with pytest.raises(CaseNotFound):
+        app.note(unknown, "Không có.", at(1))
+    with pytest.raises(CaseNotFound):
+        app.history(unknown)
+    assert app.find_case(unknown) is None
+
+
+# -- concurrency --------------------------------------------------------------------------------
+
+
+def test_a_command_expecting_another_version_is_stale(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.note(case.id, "Ghi chú.", at(1), expected_version=1)
+    with pytest.raises(StaleVersion) as stale:
+        app.note(case.id, "Ghi chú nữa.", at(2), expected_version=1)
+    assert (stale.value.expected, stale.value.actual) == (1, 2)
+    assert app.get_case(case.id).version == 2
+
+
+class LosesTheRace(CareCentre):
+    """Loads the case as it was before another command saved its change."""
+
+    lag_to: int | None = None
+
+    def get_case(self, case_id: UUID) -> Case:
+        if self.lag_to is None:
+            return super().get_case(case_id)
+        return self.case_at(case_id, version=self.lag_to)
+
+
+def test_two_concurrent_writes_never_both_succeed() -> None:
+    with LosesTheRace(IN_MEMORY, references=CountingReferences()) as app:
+        case, _ = open_email(app)
+        app.assign(case.id, "agent-1", at(1))
+        app.lag_to = 1
+        with pytest.raises(ConcurrentUpdate) as conflict:
+            app.assign(case.id, "agent-2", at(2))
+        assert conflict.value.case_id == case.id
+        app.lag_to = None
+        assert app.get_case(case.id).assignee == "agent-1"
+
+
+# -- merging ------------------------------------------------------------------------------------
+
+
+def test_merging_records_both_sides_together(app: CareCentre) -> None:
+    survivor, _ = open_email(app, "<msg-1@mail>")
+    duplicate, _ = open_email(app, "<msg-2@mail>")
+    merged = app.merge(duplicate.id, survivor.id, at(1))
+    assert (merged.status, merged.merged_into) == (Status.MERGED, survivor.id)
+    assert app.get_case(survivor.id).merged_from == [duplicate.id]
+    assert type(app.history(survivor.id)[-1]).__name__ == "MergeRecorded"
+
+
+def test_merging_into_an_unknown_case_is_refused_and_saves_nothing(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    with pytest.raises(InvalidCommand) as refused:
+        app.merge(case.id, UUID(int=404), at(1))
+    assert refused.value.field == "into"
+    assert app.get_case(case.id).status is Status.RECEIVED
+
+
+def test_merging_into_a_merged_case_is_refused_and_saves_nothing(app: CareCentre) -> None:
+    first, _ = open_email(app, "<msg-1@mail>")
+    second, _ = open_email(app, "<msg-2@mail>")
+    third, _ = open_email(app, "<msg-3@mail>")
+    app.merge(second.id, first.id, at(1))
+    with pytest.raises(InvalidCommand, match="is itself merged"):
+        app.merge(third.id, second.id, at(2))
+    assert app.get_case(third.id).status is Status.RECEIVED
+
+
+# -- the past -----------------------------------------------------------------------------------
+
+
+def test_a_case_can_be_read_as_it_was_at_a_version(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.assign(case.id, "agent-1", at(10))
+    app.resolve(case.id, "answered", None, at(20))
+    assert app.case_at(case.id, version=2).status is Status.IN_PROGRESS
+    assert app.case_at(case.id, version=1).status is Status.RECEIVED
+    assert app.case_at(case.id).status is Status.RESOLVED
+    with pytest.raises(CaseNotFound, match="has no version 4"):
+        app.case_at(case.id, version=4)
+    with pytest.raises(InvalidCommand):
+        app.case_at(case.id, version=0)
+
+
+def test_a_case_can_be_read_as_it_stood_at_a_moment(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.assign(case.id, "agent-1", at(10))
+    app.resolve(case.id, "answered", None, at(20))
+    assert app.case_at(case.id, as_of=T0).status is Status.RECEIVED
+    assert app.case_at(case.id, as_of=T0 + timedelta(minutes=19)).status is Status.IN_PROGRESS
+    assert app.case_at(case.id, as_of=T0 + timedelta(minutes=20)).status is Status.RESOLVED
+    assert app.case_at(case.id, as_of=T0 + timedelta(days=9)).version == 3
+
+
+def test_a_case_did_not_exist_before_it_was_received(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    with pytest.raises(CaseNotFound, match="did not exist yet"):
+        app.case_at(case.id, as_of=T0 - timedelta(seconds=1))
+
+
+def test_the_past_is_asked_for_by_version_or_by_moment_not_both(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    with pytest.raises(InvalidCommand):
+        app.case_at(case.id, version=1, as_of=T0)
+    with pytest.raises(InvalidCommand):
+        app.case_at(case.id, as_of=datetime(2026, 11, 24, 9, 0))
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+
+
+def test_a_snapshot_is_taken_every_fifty_events_and_loads_the_same_case(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.assign(case.id, "agent-1", at(1))
+    app.reply(case.id, "Đang kiểm tra.", at(2))
+    for n in range(60):
+        app.note(case.id, f"Ghi chú {n}.", at(3 + n))
+    assert app.snapshots is not None
+    snapshots = list(app.snapshots.get(case.id))
+    assert [s.originator_version for s in snapshots] == [50]
+
+    loaded = app.get_case(case.id)
+    replayed = replay(app, case.id)
+    assert loaded == replayed
+    assert loaded.version == 63
+    assert len(loaded.notes) == 60
+    for name, value in vars(replayed).items():
+        assert type(vars(loaded)[name]) is type(value), name
+
+
+def test_a_case_loaded_from_a_snapshot_has_its_value_objects_back(app: CareCentre) -> None:
+    case, _ = open_email(app)
+    app.assign(case.id, "agent-1", at(1))
+    app.reply(case.id, "Đang kiểm tra.", at(2))
+    for n in range(47):
+        app.note(case.id, f"Ghi chú {n}.", at(3 + n))
+    at_snapshot = app.case_at(case.id, version=50)
+    assert at_snapshot.status is Status.IN_PROGRESS
+    assert isinstance(at_snapshot.requester, Requester)
+    assert at_snapshot.category.line is InsuranceLine.SOCIAL
+    assert isinstance(at_snapshot.messages[0], Message)
+    assert at_snapshot.last_activity_at == T0 + timedelta(minutes=49)
+    app.resolve(case.id, "answered", None, at(60))
+    app.close_case(case.id, at(61))
+    app.feedback(case.id, 3, None, at(62))
+    assert app.get_case(case.id) == replay(app, case.id)
+
+
+def replay(app: CareCentre, case_id: UUID) -> Case:
+    """The case rebuilt from its events alone, ignoring snapshots."""
+    case: Case | None = None
+    for event in app.history(case_id):
+        case = event.mutate(case)
+    assert case is not None
+    return case
