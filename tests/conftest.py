@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
 
+from casemgmt.bootstrap import Container, build
 from casemgmt.embedded import ensure_servers
+from casemgmt.migrations import migrate
 from casemgmt.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,3 +47,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("CI") == "true" and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is not allowed: {report.longrepr}"
+
+
+def database_url_for(url: str, database: str) -> str:
+    """The same server's URL, naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+@pytest.fixture(scope="session")
+def app_settings(servers: Settings) -> Iterator[Settings]:
+    """Settings pointing at a database of this test session's own, migrated like production."""
+    assert servers.database_url is not None
+    name = f"casemgmt_test_{os.getpid()}"
+    admin = psycopg2.connect(servers.database_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = database_url_for(servers.database_url, name)
+    migrate(url)
+    try:
+        yield replace(servers, database_url=url)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def container(app_settings: Settings) -> Iterator[Container]:
+    """casemgmt wired as in production, on the session's migrated database."""
+    built = build(app_settings)
+    try:
+        yield built
+    finally:
+        built.close()

@@ -1,0 +1,153 @@
+"""The composition root: the one place where settings become connected, working parts.
+
+Nothing connects at import. `start(settings)` starts the embedded servers that are not configured,
+migrates the schema and builds the application; `Container.close()` undoes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import redis
+from eventsourcing.persistence import PersistenceError
+
+from casemgmt.accounts import Accounts
+from casemgmt.application import CareCentre, ReferenceNumbers
+from casemgmt.embedded import EmbeddedServers, ensure_servers
+from casemgmt.migrations import migrate
+from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class StartupError(RuntimeError):
+    """casemgmt cannot start; the message is one line saying what is wrong and how to fix it."""
+
+
+class SequenceReferences(ReferenceNumbers):
+    """Case references numbered by a PostgreSQL sequence: unique across processes and restarts."""
+
+    def __init__(self, datastore: Datastore, prefix: str = "CC") -> None:
+        self.datastore = datastore
+        self.prefix = prefix
+
+    def next_reference(self, received_at: datetime) -> str:
+        number = self.datastore.execute("SELECT nextval('case_reference_seq')")[0][0]
+        return f"{self.prefix}-{received_at.year}-{number:06d}"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Container:
+    """Everything a process of casemgmt works with, built from one `Settings`."""
+
+    settings: Settings
+    care_centre: CareCentre
+    accounts: Accounts
+    datastore: Datastore
+    redis: redis.Redis[bytes]
+    clock: Callable[[], datetime] = utc_now
+    servers: EmbeddedServers | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        self.care_centre.close()
+        self.datastore.close()
+        self.redis.close()
+        if self.servers is not None:
+            self.servers.stop()
+
+
+def start(settings: Settings, *, run_migrations: bool = True) -> Container:
+    """Connect to (or start) the servers, bring the schema up to date, build the application."""
+    servers = ensure_servers(settings)
+    try:
+        settings = servers.settings(settings)
+        assert settings.database_url is not None
+        check_database(settings.database_url)
+        if run_migrations:
+            migrate(settings.database_url)
+        return build(settings, servers)
+    except BaseException:
+        servers.stop()
+        raise
+
+
+def build(settings: Settings, servers: EmbeddedServers | None = None) -> Container:
+    """Wire the parts against servers that are already running and migrated."""
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    datastore = Datastore(ConnectionPool(settings.database_url, size=4))
+    care_centre = CareCentre(
+        env=application_env(settings),
+        references=SequenceReferences(datastore),
+    )
+    return Container(
+        settings=settings,
+        care_centre=care_centre,
+        accounts=Accounts(datastore),
+        datastore=datastore,
+        redis=redis.Redis.from_url(settings.redis_url),
+        servers=servers,
+    )
+
+
+def application_env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment of the CareCentre application."""
+    assert settings.database_url is not None
+    env = {
+        "PERSISTENCE_MODULE": "casemgmt.persistence",
+        "DATABASE_URL": settings.database_url,
+        "POOL_SIZE": str(settings.pool_size),
+        "CREATE_TABLE": "no",  # migrations/ made the tables
+    }
+    if settings.cipher_key:
+        check_cipher_key(settings.cipher_key)
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+        env["CIPHER_KEY"] = settings.cipher_key
+    return env
+
+
+def check_cipher_key(key: str) -> None:
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) not in (16, 24, 32):
+        raise SettingsError(
+            "CASEMGMT_CIPHER_KEY must be 16, 24 or 32 random bytes in base64; make one with: "
+            "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+        )
+
+
+def check_database(database_url: str) -> None:
+    """Fail early, in one line, when the database cannot be reached."""
+    pool = ConnectionPool(database_url, size=1, connect_timeout=5)
+    try:
+        conn = pool.connect()
+        conn.close()
+    except PersistenceError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise StartupError(
+            f"cannot connect to the database at {_redacted(database_url)}: {reason}; "
+            "check CASEMGMT_DATABASE_URL (host, port, user, password, database name), "
+            "or unset it to run on the embedded PostgreSQL"
+        ) from None
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, fit for an error message."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}" if ":" in credentials else url

@@ -1,0 +1,148 @@
+"""casemgmt wired as in production: migrations, accounts, references, the application."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import psycopg2
+import pytest
+
+from casemgmt.accounts import AccountError
+from casemgmt.bootstrap import StartupError, check_database
+from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
+from casemgmt.migrations import migrate, pending
+from casemgmt.persistence import schema
+from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.persistence.recorders import PostgresAggregateRecorder, PostgresApplicationRecorder
+from tests.conftest import database_url_for
+
+if TYPE_CHECKING:
+    from casemgmt.bootstrap import Container
+    from casemgmt.settings import Settings
+
+
+def _columns(url: str, table: str) -> list[tuple[str, str, str]]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_name = %s AND table_schema = current_schema() "
+                "ORDER BY ordinal_position",
+                [table],
+            )
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def test_migrated_tables_match_the_tables_the_recorders_create(app_settings: Settings) -> None:
+    url = app_settings.database_url
+    assert url is not None
+    datastore = Datastore(ConnectionPool(url, size=2))
+    datastore.execute("DROP SCHEMA IF EXISTS ddl_check CASCADE; CREATE SCHEMA ddl_check")
+    try:
+        shadow = Datastore(datastore.pool, schema="ddl_check")
+        PostgresApplicationRecorder(shadow, events_table_name="carecentre_events").create_table()
+        PostgresAggregateRecorder(shadow, events_table_name="carecentre_snapshots").create_table()
+        for table in ("carecentre_events", "carecentre_snapshots"):
+            made = datastore.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_name = %s AND table_schema = 'ddl_check' ORDER BY ordinal_position",
+                [table],
+            )
+            assert [tuple(row) for row in made] == _columns(url, table)
+        assert schema.REFUSE_TRACKING_FUNCTION
+    finally:
+        datastore.execute("DROP SCHEMA IF EXISTS ddl_check CASCADE")
+        datastore.close()
+
+
+def test_a_migrated_database_has_nothing_pending(app_settings: Settings) -> None:
+    assert app_settings.database_url is not None
+    assert pending(app_settings.database_url) == []
+    assert migrate(app_settings.database_url) == []
+
+
+def _migrate_in_child(url: str, results: multiprocessing.Queue[list[str]]) -> None:
+    results.put(migrate(url))
+
+
+def test_two_processes_starting_at_once_migrate_once(servers: Settings) -> None:
+    assert servers.database_url is not None
+    admin = psycopg2.connect(servers.database_url)
+    admin.autocommit = True
+    name = "casemgmt_test_race"
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = database_url_for(servers.database_url, name)
+    try:
+        context = multiprocessing.get_context("spawn")
+        results: multiprocessing.Queue[list[str]] = context.Queue()
+        children = [
+            context.Process(target=_migrate_in_child, args=(url, results)) for _ in range(2)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(60)
+            assert child.exitcode == 0
+        outcomes = sorted([results.get(timeout=5), results.get(timeout=5)], key=len)
+        assert outcomes[0] == []
+        assert outcomes[1] == ["0001.event-store", "0002.accounts"]
+        assert pending(url) == []
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def test_an_account_token_authenticates_and_is_stored_only_as_a_hash(container: Container) -> None:
+    account, token = container.accounts.add("lan.agent", "agent")
+    assert container.accounts.authenticate(token) == account
+    assert account.role is Role.AGENT
+    assert container.accounts.authenticate(token + "x") is None
+    stored = container.datastore.execute("SELECT token_hash::text FROM accounts")
+    assert all(token not in row[0] for row in stored)
+
+
+def test_accounts_refuse_unknown_roles_and_duplicate_names(container: Container) -> None:
+    container.accounts.add("mai.supervisor", "supervisor")
+    with pytest.raises(AccountError, match="already exists"):
+        container.accounts.add("mai.supervisor", "agent")
+    with pytest.raises(AccountError, match="unknown role 'janitor'"):
+        container.accounts.add("someone", "janitor")
+
+
+def test_cases_opened_through_the_container_get_sequential_references(
+    container: Container,
+) -> None:
+    ctx = Context(
+        actor=Actor("mail-gateway", Role.INTAKE),
+        at=datetime.now(UTC),
+        correlation_id="test",
+        cause="channel:email",
+    )
+    requester = Requester(kind=RequesterKind.CITIZEN, id="0123456789", name="Nguyễn Văn A")
+    first, _ = container.care_centre.open_case(
+        channel=Channel.EMAIL, subject="Sổ BHXH", requester=requester, ctx=ctx
+    )
+    second, _ = container.care_centre.open_case(
+        channel=Channel.POST, subject="Thẻ BHYT", requester=requester, ctx=ctx
+    )
+    first_number = int(first.reference.rsplit("-", 1)[1])
+    assert second.reference == f"CC-{ctx.at.year}-{first_number + 1:06d}"
+    assert container.care_centre.get_case(first.id).subject == "Sổ BHXH"
+
+
+def test_an_unreachable_database_stops_start_up_with_one_clear_line() -> None:
+    with pytest.raises(StartupError) as caught:
+        check_database("postgresql://casemgmt:secret@127.0.0.1:1/casemgmt")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "cannot connect to the database at postgresql://casemgmt:***@127.0.0.1:1" in message
+    assert "secret" not in message
+    assert "CASEMGMT_DATABASE_URL" in message
