@@ -1,0 +1,164 @@
+"""The `casemgmt` command: one entry point for serving, migrating and administering casemgmt.
+
+Every failure a user can cause (a bad URL, an unreachable database, an unwritable data directory,
+an unknown role) ends the command with one line on stderr saying what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError
+
+from casemgmt.accounts import ACCOUNT_ROLES, AccountError
+from casemgmt.application import CaseNotFound
+from casemgmt.bootstrap import StartupError, check_database, start
+from casemgmt.domain import InvalidCommand
+from casemgmt.embedded import EmbeddedServerError, ensure_servers
+from casemgmt.migrations import migrate
+from casemgmt.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from casemgmt.bootstrap import Container
+
+# Errors that mean "the user's setup or input is wrong": reported in one line, exit status 2.
+USER_ERRORS = (
+    SettingsError,
+    EmbeddedServerError,
+    StartupError,
+    AccountError,
+    CaseNotFound,
+    InvalidCommand,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except USER_ERRORS as error:
+        print(f"casemgmt: error: {error}", file=sys.stderr)
+        return 2
+    except PersistenceError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"casemgmt: database error: {reason}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casemgmt",
+        description="Event-sourced case management for a social security customer care centre.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the HTTP API (gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=2, help="worker processes")
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker")
+    serve.set_defaults(command=_serve)
+
+    migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate_cmd.set_defaults(command=_migrate)
+
+    user = commands.add_parser("user", help="manage API accounts")
+    user_commands = user.add_subparsers(title="user commands", required=True, metavar="ACTION")
+    add = user_commands.add_parser("add", help="create an account and print its token")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in ACCOUNT_ROLES])
+    add.set_defaults(command=_user_add)
+
+    case = commands.add_parser("case", help="inspect cases")
+    case_commands = case.add_subparsers(title="case commands", required=True, metavar="ACTION")
+    show = case_commands.add_parser("show", help="print a case as JSON")
+    show.add_argument("id", help="the case's id")
+    show.add_argument("--as-of", help="ISO-8601 moment: the case as it stood then")
+    show.set_defaults(command=_case_show)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from casemgmt.serving import serve  # gunicorn is imported only to serve
+
+    settings = Settings.from_env()
+    with ensure_servers(settings) as servers:
+        settings = servers.settings(settings)
+        assert settings.database_url is not None
+        check_database(settings.database_url)
+        migrate(settings.database_url)
+        serve(settings, host=args.host, port=args.port, workers=args.workers,
+              threads=args.threads)
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    with ensure_servers(settings) as servers:
+        url = servers.database_url
+        check_database(url)
+        applied = migrate(url)
+    print(f"applied: {', '.join(applied)}" if applied else "the schema is up to date")
+    return 0
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    with _started() as container:
+        account, token = container.accounts.add(args.name, args.role)
+    print(f"created account {account.name!r} with role {account.role.value}; its token:")
+    print(token)
+    return 0
+
+
+def _case_show(args: argparse.Namespace) -> int:
+    from casemgmt.api.views import case_view  # the same shape as GET /api/v1/cases/{id}
+
+    case_id = _parse_case_id(args.id)
+    as_of = _parse_moment(args.as_of) if args.as_of else None
+    with _started() as container:
+        case = container.care_centre.case_at(case_id, as_of=as_of)
+        view: dict[str, Any] = case_view(case)
+    print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+@contextmanager
+def _started() -> Iterator[Container]:
+    container = start(Settings.from_env())
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _parse_case_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidCommand("id", f"{raw!r} is not a case id (a UUID)") from None
+
+
+def _parse_moment(raw: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidCommand("as_of", f"{raw!r} is not an ISO-8601 date and time") from None
+    if moment.tzinfo is None:
+        raise InvalidCommand("as_of", f"{raw!r} needs a time zone, e.g. {raw}+07:00")
+    return moment
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

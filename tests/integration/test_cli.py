@@ -1,0 +1,104 @@
+"""The `casemgmt` command as an operator runs it: its output, and one clear line when set up wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from casemgmt.bootstrap import Container
+    from casemgmt.settings import Settings
+
+
+def casemgmt(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "casemgmt.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def configured(settings: Settings) -> dict[str, str]:
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    return {
+        "CASEMGMT_DATABASE_URL": settings.database_url,
+        "CASEMGMT_REDIS_URL": settings.redis_url,
+    }
+
+
+def test_user_add_prints_the_new_token_alone_on_its_last_line(
+    app_settings: Settings, container: Container
+) -> None:
+    name = f"hoa.le-{uuid.uuid4().hex[:8]}"
+    result = casemgmt("user", "add", name, "--role", "agent", env=configured(app_settings))
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    account = container.accounts.authenticate(token)
+    assert account is not None
+    assert account.name == name
+
+
+def test_user_add_with_an_unknown_role_says_which_roles_exist(app_settings: Settings) -> None:
+    result = casemgmt("user", "add", "x", "--role", "janitor", env=configured(app_settings))
+    assert result.returncode == 2
+    assert "invalid choice: 'janitor'" in result.stderr
+    assert "agent" in result.stderr
+
+
+def test_migrate_on_an_up_to_date_database_says_so(app_settings: Settings) -> None:
+    result = casemgmt("migrate", env=configured(app_settings))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "the schema is up to date"
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_an_unreachable_database_url_stops_with_one_clear_line(servers: Settings) -> None:
+    env = {**configured(servers), "CASEMGMT_DATABASE_URL": "postgresql://app:pw@127.0.0.1:1/x"}
+    line = _one_line_error(casemgmt("migrate", env=env))
+    assert "cannot connect to the database at postgresql://app:***@127.0.0.1:1/x" in line
+    assert "CASEMGMT_DATABASE_URL" in line
+
+
+def test_an_unknown_database_user_stops_with_one_clear_line(servers: Settings) -> None:
+    assert servers.database_url is not None
+    bad = servers.database_url.replace("postgres@", "nobody_here@", 1)
+    line = _one_line_error(casemgmt("migrate", env={**configured(servers),
+                                                    "CASEMGMT_DATABASE_URL": bad}))
+    assert "nobody_here" in line
+    assert "CASEMGMT_DATABASE_URL" in line
+
+
+def test_a_url_that_is_not_a_database_url_is_refused_in_one_line(servers: Settings) -> None:
+    env = {**configured(servers), "CASEMGMT_DATABASE_URL": "mysql://localhost/x"}
+    line = _one_line_error(casemgmt("migrate", env=env))
+    assert "CASEMGMT_DATABASE_URL='mysql://localhost/x'" in line
+    assert "postgresql://" in line
+
+
+def test_an_unwritable_data_directory_stops_with_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = {
+        "CASEMGMT_DATABASE_URL": "",
+        "CASEMGMT_REDIS_URL": "",
+        "CASEMGMT_DATA_DIR": str(blocker / "var"),
+    }
+    line = _one_line_error(casemgmt("migrate", env=env))
+    assert "is not writable" in line
+    assert "CASEMGMT_DATA_DIR" in line
