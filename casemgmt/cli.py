@@ -17,11 +17,13 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 
 from casemgmt.accounts import ACCOUNT_ROLES, AccountError
+from casemgmt.api.views import case_view  # the same shape as GET /api/v1/cases/{id}
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, check_database, start
 from casemgmt.domain import InvalidCommand
 from casemgmt.embedded import EmbeddedServerError, ensure_servers
 from casemgmt.migrations import migrate
+from casemgmt.serving import serve
 from casemgmt.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -91,16 +93,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from casemgmt.serving import serve  # gunicorn is imported only to serve
-
     settings = Settings.from_env()
     with ensure_servers(settings) as servers:
         settings = servers.settings(settings)
         assert settings.database_url is not None
         check_database(settings.database_url)
         migrate(settings.database_url)
-        serve(settings, host=args.host, port=args.port, workers=args.workers,
-              threads=args.threads)
+        serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
     return 0
 
 
@@ -123,8 +122,6 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 def _case_show(args: argparse.Namespace) -> int:
-    from casemgmt.api.views import case_view  # the same shape as GET /api/v1/cases/{id}
-
     case_id = _parse_case_id(args.id)
     as_of = _parse_moment(args.as_of) if args.as_of else None
     with _started() as container:

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
+from casemgmt.api import create_app
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -29,8 +31,6 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from casemgmt.api import create_app
-
         return create_app(self.settings)
 
 

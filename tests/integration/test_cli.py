@@ -1,4 +1,4 @@
-"""The `casemgmt` command as an operator runs it: its output, and one clear line when set up wrong."""
+"""The `casemgmt` command as an operator runs it: its output, and one clear line when set wrong."""
 
 from __future__ import annotations
 
@@ -78,8 +78,9 @@ def test_an_unreachable_database_url_stops_with_one_clear_line(servers: Settings
 def test_an_unknown_database_user_stops_with_one_clear_line(servers: Settings) -> None:
     assert servers.database_url is not None
     bad = servers.database_url.replace("postgres@", "nobody_here@", 1)
-    line = _one_line_error(casemgmt("migrate", env={**configured(servers),
-                                                    "CASEMGMT_DATABASE_URL": bad}))
+    line = _one_line_error(
+        casemgmt("migrate", env={**configured(servers), "CASEMGMT_DATABASE_URL": bad})
+    )
     assert "nobody_here" in line
     assert "CASEMGMT_DATABASE_URL" in line
 

@@ -1,0 +1,54 @@
+"""Bearer tokens: who is calling, and whether their role may do what they ask.
+
+`requires(operation)` goes above flask-smorest's decorators, so that a caller learns that they may
+not do something (401, 403) before learning what is wrong with their request (400, 422).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from flask import g, request
+
+from casemgmt.api.context import current_container
+from casemgmt.api.errors import Unauthenticated
+from casemgmt.api.permissions import authorize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from casemgmt.accounts import Account
+    from casemgmt.api.permissions import Operation
+
+F = TypeVar("F", bound="Callable[..., Any]")
+
+
+def authenticate() -> Account:
+    """The account whose token the request carries (`Authorization: Bearer <token>`)."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated(
+            "this call needs a bearer token: Authorization: Bearer <token>", invalid_token=False
+        )
+    account = current_container().accounts.authenticate(token)
+    if account is None:
+        raise Unauthenticated("the bearer token is unknown or disabled", invalid_token=True)
+    return account
+
+
+def requires(operation: Operation) -> Callable[[F], F]:
+    """A view decorator: authenticate the caller, then refuse what their role may not do."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            account = authenticate()
+            authorize(account.role, operation)
+            g.account = account
+            return view(*args, **kwargs)
+
+        return cast("F", checked)
+
+    return decorator

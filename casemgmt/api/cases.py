@@ -1,0 +1,143 @@
+"""`/api/v1/cases`: open a case, read it (now or as it was), read its history, act on it."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Final
+
+from flask import url_for
+from flask.views import MethodView
+from marshmallow import RAISE
+
+from casemgmt.api.actions import ACTIONS, ActionEndpoint
+from casemgmt.api.auth import requires
+from casemgmt.api.context import (
+    ENTITY_TAG_PATTERN,
+    command_context,
+    current_account,
+    current_container,
+    etag,
+    expected_version,
+)
+from casemgmt.api.openapi import BEARER_AUTH, Blueprint
+from casemgmt.api.permissions import Operation
+from casemgmt.api.representations import CaseView, HistoryEntryView
+from casemgmt.api.schemas import CaseQuerySchema, OpenCaseSchema
+from casemgmt.api.views import case_state, history_entry
+from casemgmt.domain import Role
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from uuid import UUID
+
+    from casemgmt.domain import Case
+
+blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Cases")
+
+ETAG_HEADER: Final = {"ETag": {"description": "The case's version", "schema": {"type": "string"}}}
+LOCATION_HEADER: Final = {"Location": {"description": "The case", "schema": {"type": "string"}}}
+
+
+def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "in": "header",
+        "name": name,
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+COMMON_HEADERS: Final = [
+    _header("X-Correlation-ID", "Carried by the events recorded and echoed; made when absent"),
+    _header("X-On-Behalf-Of", "Whom the caller acts for (a citizen, an agent)"),
+]
+IF_MATCH: Final = _header(
+    "If-Match", 'The version the command expects, "3"; 412 when stale', pattern=ENTITY_TAG_PATTERN
+)
+
+
+def errors(*statuses: int) -> Callable[[Any], Any]:
+    """Documents the error responses of a view, and that it needs a bearer token."""
+
+    def decorator(view: Any) -> Any:
+        for status in (401, 403, *statuses):
+            view = blp.alt_response(status, response=HTTPStatus(status).name)(view)
+        return blp.doc(security=[{BEARER_AUTH: []}])(view)
+
+    return decorator
+
+
+def _case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
+    return case_state(case), status, {"ETag": etag(case.version)}
+
+
+@blp.route("")
+class Cases(MethodView):
+    @requires(Operation.OPEN)
+    @errors(400, 413, 415, 422)
+    @blp.doc(parameters=COMMON_HEADERS)
+    @blp.arguments(OpenCaseSchema)
+    @blp.response(201, CaseView, description="A new case", headers=ETAG_HEADER | LOCATION_HEADER)
+    @blp.alt_response(
+        200,
+        schema=CaseView,
+        description="The case already opened for this external_ref",
+        headers=ETAG_HEADER | LOCATION_HEADER,
+        success=True,
+    )
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Open a case from a channel, or find the one opened for the same message."""
+        intake = current_account().role is Role.INTAKE
+        cause = f"channel:{body['channel'].value}" if intake else "api"
+        centre = current_container().care_centre
+        case, created = centre.open_case(**body, ctx=command_context(cause))
+        data, status, headers = _case_response(case, 201 if created else 200)
+        headers["Location"] = url_for("cases.Case", case_id=case.id)
+        return data, status, headers
+
+
+@blp.route("/<uuid:case_id>", endpoint="Case")
+class CaseResource(MethodView):
+    @requires(Operation.READ)
+    @errors(404, 422)
+    @blp.arguments(CaseQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.response(200, CaseView, headers=ETAG_HEADER)
+    def get(self, case_id: UUID, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Read a case as it is now, at a version (?version=N) or at a moment (?as_of=…)."""
+        centre = current_container().care_centre
+        return _case_response(centre.case_at(case_id, **query))
+
+
+@blp.route("/<uuid:case_id>/history")
+class CaseHistory(MethodView):
+    @requires(Operation.READ)
+    @errors(404)
+    @blp.response(200, HistoryEntryView(many=True))
+    def get(self, case_id: UUID) -> list[dict[str, Any]]:
+        """Read every event of a case, in order."""
+        return [history_entry(event) for event in current_container().care_centre.history(case_id)]
+
+
+def _action_view(endpoint: ActionEndpoint) -> type[MethodView]:
+    """The view of `POST /cases/{id}/{action}`, documented with the action's own body."""
+
+    def post(self: MethodView, body: dict[str, Any], case_id: UUID) -> Any:
+        centre = current_container().care_centre
+        case = endpoint.command(centre, case_id, body, command_context(), expected_version())
+        return _case_response(case)
+
+    post.__doc__ = endpoint.summary
+    post = blp.response(200, CaseView, headers=ETAG_HEADER)(post)
+    # A body whose every field is optional may be left out: `POST /cases/{id}/close`.
+    needs_body = any(field.required for field in endpoint.schema().fields.values())
+    post = blp.arguments(endpoint.schema, required=needs_body)(post)
+    post = blp.doc(parameters=[IF_MATCH, *COMMON_HEADERS])(post)
+    post = errors(400, 404, 409, 412, 413, 415, 422)(post)
+    post = requires(Operation(endpoint.action.path))(post)
+    name = "".join(part.title() for part in endpoint.action.path.split("-"))
+    return type(f"{name}Action", (MethodView,), {"post": post})
+
+
+for _endpoint in ACTIONS:
+    blp.route(f"/<uuid:case_id>/{_endpoint.action.path}")(_action_view(_endpoint))

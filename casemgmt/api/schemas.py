@@ -1,0 +1,181 @@
+"""What the API accepts: the bodies of intake and of every action, and the query of a case read.
+
+Values are checked here only as far as their form goes (types, enums, lengths, storable text and
+moments); whether a value makes sense for the case is the domain's to say (`InvalidCommand`, 422).
+What the API answers is described in `casemgmt.api.representations`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+from casemgmt.domain import (
+    Category,
+    Channel,
+    InquiryKind,
+    InsuranceLine,
+    Priority,
+    Requester,
+    RequesterKind,
+)
+
+SHORT: Final = validate.Length(min=1, max=200)
+LONG: Final = validate.Length(min=1, max=20_000)
+MAX_VERSION: Final = 2**31 - 1
+
+
+class Text(fields.String):
+    """A string that can be stored and projected: no NUL character, no unpaired surrogate."""
+
+    default_error_messages = {  # noqa: RUF012 -- marshmallow's own convention
+        "unstorable": "Must not contain NUL characters or unpaired surrogates."
+    }
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("unstorable") from None
+        if "\x00" in text:
+            raise self.make_error("unstorable")
+        return text
+
+
+def representable(moment: datetime) -> None:
+    """Refuses moments at the very ends of the calendar, which overflow when converted to UTC."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("Must be a date and time between the years 1 and 9999.") from None
+
+
+def _enum(enum: Any, **kwargs: Any) -> fields.Enum[Any]:
+    return fields.Enum(enum, by_value=True, **kwargs)
+
+
+class RequesterSchema(Schema):
+    """The citizen, employer or organisation who asks."""
+
+    kind = _enum(RequesterKind, required=True)
+    id = Text(
+        allow_none=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "Insurance (social security) number or tax number"},
+    )
+    name = Text(required=True, validate=SHORT)
+    contact = Text(allow_none=True, validate=SHORT, metadata={"description": "Phone or e-mail"})
+
+    @post_load
+    def make_requester(self, data: dict[str, Any], **_: Any) -> Requester:
+        return Requester(data["kind"], data.get("id"), data["name"], data.get("contact"))
+
+
+class CategorySchema(Schema):
+    """Which insurance line and what kind of inquiry; either may be unknown."""
+
+    line = _enum(InsuranceLine, allow_none=True)
+    kind = _enum(InquiryKind, allow_none=True)
+
+    @post_load
+    def make_category(self, data: dict[str, Any], **_: Any) -> Category:
+        return Category(data.get("line"), data.get("kind"))
+
+
+class OpenCaseSchema(Schema):
+    """A question received through a channel; only channel, subject and requester are required."""
+
+    channel = _enum(Channel, required=True)
+    external_ref = Text(
+        allow_none=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "description": "The channel's own id of the message; the same one twice opens one case"
+        },
+    )
+    subject = Text(required=True, validate=validate.Length(min=1, max=500))
+    body = Text(allow_none=True, validate=validate.Length(max=100_000))
+    received_at = fields.AwareDateTime(
+        validate=representable,
+        metadata={
+            "description": "When the channel received it (the clocks start then); now when left out"
+        },
+    )
+    requester = fields.Nested(RequesterSchema, required=True)
+    category = fields.Nested(CategorySchema)
+    priority = _enum(Priority)
+    unit = Text(allow_none=True, validate=SHORT)
+
+
+class CaseQuerySchema(Schema):
+    """Which state of the case: now, at a version, or at a moment (at most one of the two)."""
+
+    version = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_VERSION),
+        metadata={"description": "The case as it was at this version"},
+    )
+    as_of = fields.AwareDateTime(
+        validate=representable,
+        metadata={"description": "The case as it was at this moment (ISO-8601, with offset)"},
+    )
+
+
+# -- the bodies of the actions ------------------------------------------------------------------
+
+
+class TriageSchema(Schema):
+    category = fields.Nested(CategorySchema, required=True)
+    priority = _enum(Priority, required=True)
+    unit = Text(
+        allow_none=True, validate=SHORT, metadata={"description": "null or left out: keep it"}
+    )
+
+
+class AssignSchema(Schema):
+    agent = Text(
+        validate=SHORT,
+        metadata={"description": "The agent's account name; left out: the caller (self-assign)"},
+    )
+
+
+class EmptySchema(Schema):
+    """No body, or `{}`."""
+
+
+class MessageSchema(Schema):
+    message = Text(required=True, validate=LONG)
+
+
+class NoteSchema(Schema):
+    text = Text(required=True, validate=LONG)
+
+
+class ReasonSchema(Schema):
+    reason = Text(required=True, validate=LONG)
+
+
+class TransferSchema(Schema):
+    unit = Text(required=True, validate=SHORT)
+    reason = Text(required=True, validate=LONG)
+
+
+class ResolveSchema(Schema):
+    resolution = Text(required=True, validate=LONG)
+    summary = Text(allow_none=True, validate=LONG)
+
+
+class MergeSchema(Schema):
+    into = fields.UUID(required=True, metadata={"description": "The id of the surviving case"})
+
+
+class FeedbackSchema(Schema):
+    score = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "1 (poor) to 5 (excellent)"},
+    )
+    comment = Text(allow_none=True, validate=LONG)

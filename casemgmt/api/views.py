@@ -1,0 +1,97 @@
+"""The API's views of a case and of its events, as JSON-native dicts.
+
+`case_view` is also what `casemgmt case show` prints, so the command line and the API agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
+
+from casemgmt.api.representations import CaseView
+from casemgmt.domain import Actor, Status
+
+if TYPE_CHECKING:
+    from casemgmt.domain import Case
+
+# What every event carries besides its own data; the history shows these beside `data`.
+_ENVELOPE: Final = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "actor",
+        "cause",
+        "correlation_id",
+        "status",
+    }
+)
+
+
+def case_state(case: Case) -> dict[str, Any]:
+    """The case's attributes as `CaseView` dumps them."""
+    return {
+        "id": case.id,
+        "reference": case.reference,
+        "status": case.status,
+        "version": case.version,
+        "channel": case.channel,
+        "external_ref": case.external_ref,
+        "subject": case.subject,
+        "body": case.body,
+        "requester": case.requester,
+        "category": case.category,
+        "priority": case.priority,
+        "unit": case.unit,
+        "queue": None,
+        "assignee": case.assignee,
+        "escalation_level": case.escalation_level,
+        "received_at": case.received_at,
+        "first_replied_at": case.first_replied_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+        "last_activity_at": case.last_activity_at,
+        "sla": {},
+        "links": {"merged_into": case.merged_into, "merged_from": case.merged_from},
+        "messages": case.messages,
+        "notes": case.notes,
+        "resolution": case.resolution,
+        "resolution_summary": case.resolution_summary,
+        "feedback": case.feedback,
+        "allowed_actions": [action.path for action in case.allowed_actions()],
+    }
+
+
+def case_view(case: Case) -> dict[str, Any]:
+    """The case as the API shows it, JSON-native."""
+    view: dict[str, Any] = CaseView().dump(case_state(case))
+    return view
+
+
+def history_entry(event: Case.Event) -> dict[str, Any]:
+    """One event as `HistoryEntryView` dumps it."""
+    data = {key: _json_native(value) for key, value in vars(event).items()}
+    return {
+        "type": type(event).__name__,
+        "version": event.originator_version,
+        "timestamp": event.timestamp,
+        "actor": Actor.from_dict(event.actor),
+        "cause": event.cause,
+        "correlation_id": event.correlation_id,
+        "status": Status(event.status),
+        "data": {key: value for key, value in data.items() if key not in _ENVELOPE},
+    }
+
+
+def _json_native(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(key): _json_native(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_native(item) for item in value]
+    return value

@@ -1,0 +1,138 @@
+"""The OpenAPI document, its browsable page, and the API fuzzed against the document."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import cycle
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from casemgmt.api import create_app
+from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
+from casemgmt.settings import Settings
+from tests.e2e.conftest import new_token
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from flask import Flask
+
+    from casemgmt.application import CareCentre
+    from casemgmt.bootstrap import Container
+
+# The document is the same whatever the container, so a container-less app can serve it at import
+# time (when the tests are made); the tests then call the session's real app.
+DOCUMENT_ONLY = create_app(Settings(), container=cast("Container", SimpleNamespace()))
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", DOCUMENT_ONLY)
+
+
+@pytest.fixture(scope="module")
+def admin_token(container: Container) -> str:
+    return new_token(container, Role.ADMIN)
+
+
+def _ctx() -> Context:
+    return Context(Actor("fuzz-setup", Role.SYSTEM), datetime.now(UTC), "fuzz", "test")
+
+
+# Ways to bring a new case to each status, so that generated actions meet every state.
+_STAGES: list[Callable[[CareCentre, UUID], Any]] = [
+    lambda centre, case_id: None,
+    lambda centre, case_id: centre.assign(case_id, "agent-fuzz", _ctx()),
+    lambda centre, case_id: centre.request_info(case_id, "số CCCD?", _ctx()),
+    lambda centre, case_id: centre.resolve(case_id, "đã trả lời", None, _ctx()),
+    lambda centre, case_id: centre.close_case(case_id, _ctx()),
+]
+
+
+@pytest.fixture(scope="module")
+def case_ids(container: Container) -> Iterator[str]:
+    """Ids of new cases, in turn received, in progress, awaiting the citizen, resolved, closed."""
+
+    def generate() -> Iterator[str]:
+        centre = container.care_centre
+        requester = Requester(RequesterKind.CITIZEN, None, "Trần Thị B")
+        for depth in cycle(range(len(_STAGES))):
+            case, _ = centre.open_case(
+                channel=Channel.WEB_PORTAL, subject="Hỏi về BHYT", requester=requester, ctx=_ctx()
+            )
+            for stage in _STAGES[: depth + 1]:
+                stage(centre, case.id)
+            yield str(case.id)
+
+    return generate()
+
+
+# Every check but positive_data_acceptance: a valid request may well be refused (409, 412, 422).
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    content_type_conformance,
+    status_code_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+
+
+def is_case_id(value: Any) -> bool:
+    try:
+        UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@schema.parametrize()
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_no_generated_request_gets_a_server_error_or_an_answer_outside_the_document(
+    case: schemathesis.Case, app: Flask, admin_token: str, case_ids: Iterator[str]
+) -> None:
+    if is_case_id((case.path_parameters or {}).get("case_id")):
+        case.path_parameters["case_id"] = next(case_ids)  # a real case, so actions meet states
+    case.call_and_validate(
+        app=app,
+        headers={"Authorization": f"Bearer {admin_token}"},
+        checks=CHECKS,
+    )
+
+
+def test_the_openapi_document_describes_every_call_with_a_summary(app: Flask) -> None:
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+
+    operations = [
+        op for path in document["paths"].values() for op in path.values() if "responses" in op
+    ]
+    assert len(operations) == 18
+    assert all(op.get("summary") for op in operations)
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    problem = document["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
+    assert list(problem) == ["application/problem+json"]
+
+
+def test_the_docs_page_is_served(app: Flask) -> None:
+    client = app.test_client()
+
+    page = client.get("/docs")
+    versioned = client.get("/api/v1/docs")
+
+    assert page.status_code == 200
+    assert b"/api/v1/openapi.json" in page.data
+    assert (versioned.status_code, versioned.headers["Location"]) == (302, "/docs")
