@@ -30,6 +30,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     if container is None:
         container = build(settings)
     app = Flask("casemgmt.api")
+    # Vietnamese names and subjects read as themselves, not as \u escapes.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         API_TITLE="casemgmt",
