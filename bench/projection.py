@@ -1,0 +1,440 @@
+"""How fast the case list is rebuilt, and how soon a committed event becomes visible in the views.
+
+In one run, on a database of its own (created on the server named, migrated, dropped at the end):
+
+* **rebuild**: `casemgmt rebuild case_summaries` as the library does it (`Projections.rebuild`),
+  against a raw psycopg2 baseline that reads the same events with a plain SELECT, decodes their
+  JSON, folds them into the same rows in memory and upserts them in batches with execute_values;
+  the two tables are checked to be equal, so both did the same work;
+* **lag**: a worker process (`python -m casemgmt.projections`) follows the log while one writer
+  commits events at a steady rate; the time from each commit until the projection's stored position
+  covers it (polled every millisecond) is the commit-to-visible lag, per projection.
+
+    python bench/projection.py [--database-url postgresql://…] [--redis-url redis://…]
+                               [--events 50000] [--rate 200] [--seconds 15] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import psycopg2.extras
+
+from casemgmt.bootstrap import build
+from casemgmt.domain import Actor, Category, Context, InquiryKind, InsuranceLine, Priority, Role
+from casemgmt.migrations import migrate
+from casemgmt.projections import build_projections
+from casemgmt.projections.routing import DEFAULT_ROUTING
+from casemgmt.projections.summary import COLUMNS
+from casemgmt.projections.text import fold
+from casemgmt.projections.workload import CaseTraffic
+from casemgmt.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from casemgmt.bootstrap import Container
+    from casemgmt.domain import Case
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+TARGET_RATE = 10_000.0  # events per second
+TARGET_VERSUS_BASELINE = 0.5
+TARGET_LAG_P99 = 0.100  # seconds
+BATCH = 2000
+
+
+# -- a database of the benchmark's own --------------------------------------------------------
+
+
+@contextmanager
+def bench_database(server_url: str) -> Iterator[str]:
+    name = f"casemgmt_bench_projection_{os.getpid()}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+# -- rebuild against a raw psycopg2 baseline ----------------------------------------------------
+
+
+def timed_rebuild(container: Container, name: str, key_prefix: str) -> float:
+    projections = build_projections(container, key_prefix=key_prefix)
+    started = time.perf_counter()
+    projections.rebuild(name, batch_size=BATCH)
+    return time.perf_counter() - started
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    def hook(value: dict[str, Any]) -> Any:
+        kind = value.get("_type_")
+        if kind == "datetime_iso":
+            return datetime.fromisoformat(value["_data_"])
+        if kind == "uuid_hex":
+            return uuid.UUID(value["_data_"])
+        return value
+
+    decoded: dict[str, Any] = json.loads(raw, object_hook=hook)
+    return decoded
+
+
+def _baseline_fold(
+    rows: dict[uuid.UUID, dict[str, Any]],
+    case_id: uuid.UUID,
+    name: str,
+    version: int,
+    data: dict[str, Any],
+) -> None:
+    """The same fold as `casemgmt.projections.summary.evolve`, written out on plain dicts."""
+    if name == "Received":
+        category = data["category"]
+        text = data["subject"] + (f"\n{data['body']}" if data["body"] else "")
+        rows[case_id] = {
+            "case_id": case_id,
+            "reference": data["reference"],
+            "channel": data["channel"],
+            "subject": data["subject"],
+            "category_line": category["line"],
+            "category_kind": category["kind"],
+            "priority": data["priority"],
+            "unit": data["unit"],
+            "assignee": None,
+            "escalation_level": 0,
+            "received_at": data["received_at"],
+            "first_replied_at": None,
+            "resolved_at": None,
+            "closed_at": None,
+            "merged_into": None,
+            "first_response_breached": False,
+            "resolution_breached": False,
+            "search_text": fold(text),
+        }
+    row = rows[case_id]
+    if name == "Triaged":
+        row.update(
+            category_line=data["category"]["line"],
+            category_kind=data["category"]["kind"],
+            priority=data["priority"],
+            unit=data["unit"],
+        )
+    elif name == "Assigned":
+        row["assignee"] = data["agent"]
+    elif name == "Unassigned":
+        row["assignee"] = None
+    elif name == "Escalated":
+        row["escalation_level"] = data["level"]
+    elif name == "Transferred":
+        row.update(unit=data["unit"], assignee=None)
+    elif name == "Resolved":
+        row["resolved_at"] = data["timestamp"]
+    elif name == "Reopened":
+        row.update(resolved_at=None, closed_at=None)
+    elif name == "Closed":
+        row["closed_at"] = data["timestamp"]
+    elif name == "MergedInto":
+        row["merged_into"] = data["into"]
+    if name == "Replied" and row["first_replied_at"] is None:
+        row["first_replied_at"] = data["timestamp"]
+    if name in ("Replied", "InformationRequested", "CitizenMessageReceived"):
+        row["search_text"] = f"{row['search_text']}\n{fold(data['message'])}"
+    row.update(status=data["status"], version=version, last_activity_at=data["timestamp"])
+    queue_rules = _Routable(row)
+    row["queue"] = None if row["status"] == "received" else DEFAULT_ROUTING.route(queue_rules)
+
+
+@dataclasses.dataclass
+class _Routable:
+    row: dict[str, Any]
+
+    @property
+    def unit(self) -> str | None:
+        return self.row["unit"]
+
+    @property
+    def category_line(self) -> str | None:
+        return self.row["category_line"]
+
+    @property
+    def category_kind(self) -> str | None:
+        return self.row["category_kind"]
+
+
+def raw_baseline(url: str) -> float:
+    """Reads, folds and upserts the same rows with nothing but psycopg2; returns seconds."""
+    stored = (*COLUMNS, "search_text")
+    upsert = (
+        f"INSERT INTO baseline_summaries ({', '.join(stored)}) VALUES %s "
+        f"ON CONFLICT (case_id) DO UPDATE SET "
+        + ", ".join(f"{c} = EXCLUDED.{c}" for c in stored[1:])
+    )
+    with closing(psycopg2.connect(url)) as conn:
+        psycopg2.extras.register_uuid(conn_or_curs=conn)  # type: ignore[no-untyped-call]
+        with conn, conn.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS baseline_summaries")
+            cursor.execute("CREATE TABLE baseline_summaries (LIKE case_summaries INCLUDING ALL)")
+        started = time.perf_counter()
+        rows: dict[uuid.UUID, dict[str, Any]] = {}
+        position = 0
+        with conn, conn.cursor() as cursor:
+            while True:
+                cursor.execute(
+                    "SELECT notification_id, originator_id, originator_version, topic, state "
+                    "FROM carecentre_events WHERE notification_id > %s "
+                    "ORDER BY notification_id LIMIT %s",
+                    [position, BATCH],
+                )
+                batch = cursor.fetchall()
+                if not batch:
+                    break
+                changed = set()
+                for _, case_id, version, topic, state in batch:
+                    name = topic.rpartition(".")[2]
+                    _baseline_fold(rows, case_id, name, version, _decode(bytes(state)))
+                    changed.add(case_id)
+                values = [tuple(rows[case_id][c] for c in stored) for case_id in changed]
+                psycopg2.extras.execute_values(cursor, upsert, values, page_size=1000)
+                position = batch[-1][0]
+        return time.perf_counter() - started
+
+
+def same_tables(url: str) -> bool:
+    with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT * FROM case_summaries EXCEPT "
+            "SELECT * FROM baseline_summaries) AS differ"
+        )
+        differ = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(*) = (SELECT count(*) FROM baseline_summaries) FROM case_summaries"
+        )
+        counted = cursor.fetchone()
+        return bool(differ and differ[0] == 0 and counted and counted[0])
+
+
+# -- commit-to-visible lag ----------------------------------------------------------------------
+
+
+class SteadyWriter:
+    """Commits one event at a time at a steady rate: intake, then triage, assign, reply, resolve."""
+
+    def __init__(self, container: Container) -> None:
+        self.app = container.care_centre
+        self.traffic = CaseTraffic(self.app, seed=99, start=datetime.now(UTC) - timedelta(days=1))
+        self.open: collections.deque[Case] = collections.deque()
+        self.committed: list[tuple[int, float]] = []  # (notification id, perf_counter)
+
+    def run(self, rate: float, seconds: float) -> None:
+        interval, started = 1.0 / rate, time.perf_counter()
+        deadline, n = started + seconds, 0
+        while time.perf_counter() < deadline:
+            self._one_event(n)
+            n += 1
+            pause = started + n * interval - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+
+    def _one_event(self, n: int) -> None:
+        ctx = Context(Actor("agent-1", Role.AGENT), datetime.now(UTC), f"lag-{n}", "api")
+        if len(self.open) < 20 or n % 5 == 0:
+            case = self.traffic.new_case()
+            self.open.append(case)
+        else:
+            case = self.open.popleft()
+            step = case.version
+            if step == 1:
+                category = Category(InsuranceLine.SOCIAL, InquiryKind.PROCEDURE)
+                case.triage(category, Priority.NORMAL, None, ctx)
+            elif step == 2:
+                case.assign("agent-1", ctx)
+            elif step == 3:
+                case.reply("Đã nhận được yêu cầu.", ctx)
+            else:
+                case.resolve("answered", None, ctx)
+            if step < 4:
+                self.open.append(case)
+        [recording] = self.app.save(case)
+        self.committed.append((recording.notification.id, time.perf_counter()))
+
+
+def measure_lag(
+    container: Container, key_prefix: str, rate: float, seconds: float
+) -> dict[str, list[float]]:
+    settings = container.settings
+    env = {
+        **os.environ,
+        "CASEMGMT_DATABASE_URL": settings.database_url or "",
+        "CASEMGMT_REDIS_URL": settings.redis_url or "",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "casemgmt.projections", "--key-prefix", key_prefix],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    projections = build_projections(container, key_prefix=key_prefix)
+    try:
+        deadline = time.monotonic() + 60
+        while len(projections.holders()) < len(projections.names) or not all(
+            at is not None for at in projections.positions().values()
+        ):  # the worker has started and taken up every projection
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not start")
+            time.sleep(0.05)
+        writer = SteadyWriter(container)
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (writer.run(rate, seconds), done.set()))
+        thread.start()
+        lags: dict[str, list[float]] = {name: [] for name in projections.names}
+        seen = dict.fromkeys(projections.names, 0)
+        while not done.is_set() or any(seen[n] < len(writer.committed) for n in seen):
+            time.sleep(0.001)
+            for name, at in projections.positions().items():
+                now = time.perf_counter()
+                committed = writer.committed
+                while seen[name] < len(committed) and committed[seen[name]][0] <= (at or 0):
+                    lags[name].append(now - committed[seen[name]][1])
+                    seen[name] += 1
+        thread.join()
+        return lags
+    finally:
+        worker.terminate()
+        worker.wait(10)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+def line(label: str, value: str, met: bool | None = None) -> str:
+    verdict = "" if met is None else ("   met" if met else "   NOT MET")
+    return f"{label:<58} {value}{verdict}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
+    )
+    parser.add_argument("--events", type=int, default=50_000, help="events to rebuild from")
+    parser.add_argument("--rounds", type=int, default=3, help="rebuilds of each kind")
+    parser.add_argument("--rate", type=float, default=200.0, help="events/s of the lag load")
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of the lag load")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    key_prefix = f"bench-{uuid.uuid4().hex[:8]}"
+
+    with bench_database(args.database_url) as url:
+        container = build(Settings(database_url=url, redis_url=args.redis_url))
+        try:
+            with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+                cursor.execute("SHOW server_version")
+                (server_version,) = cursor.fetchone() or ("?",)
+            print(
+                f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {os.cpu_count()} cores · "
+                f"Python {platform.python_version()} · PostgreSQL {server_version}"
+            )
+            events = CaseTraffic(container.care_centre, seed=1).busy_day(args.events)
+            cases = container.datastore.execute(
+                "SELECT count(DISTINCT originator_id) FROM carecentre_events"
+            )[0][0]
+            print(f"{events} events of {cases} cases; best of {args.rounds} rounds each\n")
+
+            library = min(
+                timed_rebuild(container, "case_summaries", key_prefix) for _ in range(args.rounds)
+            )
+            baseline = min(raw_baseline(url) for _ in range(args.rounds))
+            queues = min(
+                timed_rebuild(container, "work_queues", key_prefix) for _ in range(args.rounds)
+            )
+            equal = same_tables(url)
+            rate, base_rate = events / library, events / baseline
+
+            print(f"measuring the lag under {args.rate:g} events/s for {args.seconds:g}s …")
+            lags = measure_lag(container, key_prefix, args.rate, args.seconds)
+        finally:
+            for key in container.redis.scan_iter(match=f"{{{key_prefix}}}*"):
+                container.redis.unlink(key)
+            container.close()
+
+    checks = [rate >= TARGET_RATE, rate / base_rate >= TARGET_VERSUS_BASELINE, equal]
+    print()
+    print(
+        line(
+            "case_summaries rebuild (Projections.rebuild)",
+            f"{rate:>9,.0f} events/s   target ≥ {TARGET_RATE:,.0f}",
+            checks[0],
+        )
+    )
+    print(
+        line(
+            "raw psycopg2 baseline (SELECT, json, fold, execute_values)",
+            f"{base_rate:>9,.0f} events/s",
+        )
+    )
+    print(
+        line(
+            "  rebuild / baseline",
+            f"{rate / base_rate:>9.2f}            target ≥ {TARGET_VERSUS_BASELINE}",
+            checks[1],
+        )
+    )
+    print(line("  the two tables are equal, row by row", f"{equal!s:>9}", checks[2]))
+    print(
+        line(
+            "work_queues rebuild (new generation, then swap)", f"{events / queues:>9,.0f} events/s"
+        )
+    )
+    print()
+    print(f"commit-to-visible lag at {args.rate:g} events/s for {args.seconds:g}s:")
+    for name, values in lags.items():
+        p50, p99 = percentile(values, 0.50), percentile(values, 0.99)
+        met = p99 < TARGET_LAG_P99
+        checks.append(met)
+        print(
+            line(
+                f"  {name} ({len(values)} events, mean {statistics.mean(values) * 1000:.1f} ms)",
+                f"p50 {p50 * 1000:5.1f} ms  p99 {p99 * 1000:5.1f} ms  target p99 < "
+                f"{TARGET_LAG_P99 * 1000:.0f} ms",
+                met,
+            )
+        )
+    print()
+    print("all targets met" if all(checks) else "some target NOT met")
+    return 0 if all(checks) or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""`python -m casemgmt.projections`: a projection worker process, until SIGTERM or Ctrl-C.
+
+Reads CASEMGMT_DATABASE_URL and CASEMGMT_REDIS_URL like every casemgmt process; the servers must
+be running and migrated (`casemgmt worker` does the same after starting embedded servers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from casemgmt.bootstrap import build
+from casemgmt.projections.queue_store import DEFAULT_KEY_PREFIX
+from casemgmt.projections.registry import build_projections
+from casemgmt.projections.runner import DEFAULT_BATCH_SIZE
+from casemgmt.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+    from casemgmt.projections.runner import ProjectionWorker
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m casemgmt.projections", description=__doc__)
+    parser.add_argument("--only", action="append", help="run this projection (repeatable)")
+    parser.add_argument("--key-prefix", default=DEFAULT_KEY_PREFIX, help="Redis key prefix")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--lock-retry-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    settings = Settings.from_env()
+    if settings.database_url is None or settings.redis_url is None:
+        print("set CASEMGMT_DATABASE_URL and CASEMGMT_REDIS_URL", file=sys.stderr)
+        return 2
+    container = build(settings)
+    try:
+        projections = build_projections(container, key_prefix=args.key_prefix)
+        worker = projections.worker(
+            args.only, batch_size=args.batch_size, lock_retry_seconds=args.lock_retry_seconds
+        )
+        run_until_signalled(worker)
+    finally:
+        container.close()
+    return 0
+
+
+def run_until_signalled(worker: ProjectionWorker) -> None:
+    """Runs the worker until SIGTERM or SIGINT, then stops it cleanly (its locks go at once)."""
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        # Stopping joins the runners' threads: not inside the handler, which interrupts one.
+        threading.Thread(target=worker.stop, name=f"stop on signal {signum}").start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.start()
+    worker.wait()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

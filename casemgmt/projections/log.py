@@ -1,0 +1,82 @@
+"""The care centre's notification log, read in order and in batches of decoded case events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from casemgmt.domain import Case
+from casemgmt.persistence.recorders import PostgresApplicationRecorder
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from eventsourcing.persistence import Mapper
+
+    from casemgmt.application import CareCentre
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Consecutive notifications of the log: what a projection writes in one transaction.
+
+    `after` is the position the projection must be at to take the batch (None: nothing processed
+    yet), `last_id` its position once the batch is written, ignored events included.
+    """
+
+    after: int | None
+    last_id: int
+    events: list[Case.Event]
+    size: int
+
+
+class EventLog:
+    """Reads the notification log of `CareCentre` (table `carecentre_events`)."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder, mapper: Mapper[UUID]) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+
+    @classmethod
+    def of(cls, care_centre: CareCentre) -> EventLog:
+        recorder = care_centre.recorder
+        if not isinstance(recorder, PostgresApplicationRecorder):
+            msg = f"projections follow a PostgreSQL event store, not {type(recorder).__name__}"
+            raise TypeError(msg)
+        return cls(recorder, care_centre.mapper)
+
+    @property
+    def database_url(self) -> str:
+        return self.recorder.datastore.pool.dsn
+
+    @property
+    def channel(self) -> str:
+        """The NOTIFY channel every write to the log signals on."""
+        return self.recorder.channel_name
+
+    def read(self, after: int | None, limit: int) -> Batch | None:
+        """Up to `limit` notifications after position `after`, or None when there are none."""
+        notifications = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        if not notifications:
+            return None
+        events = []
+        for notification in notifications:
+            event = self.mapper.to_domain_event(notification)
+            if isinstance(event, Case.Event):
+                events.append(event)
+        return Batch(after, notifications[-1].id, events, len(notifications))
+
+    def head(self) -> int:
+        """The id of the latest notification (0 when the log is empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def count(self, up_to: int | None = None) -> int:
+        """How many notifications there are (up to and including `up_to`)."""
+        where = "" if up_to is None else " WHERE notification_id <= %s"
+        rows = self.recorder.datastore.execute(
+            f"SELECT count(*) FROM {self.recorder.events_table}{where}",
+            [] if up_to is None else [up_to],
+        )
+        return int(rows[0][0])

@@ -1,0 +1,25 @@
+"""A tqdm progress bar for rebuilds: events done, rate and time left."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm  # type: ignore[import-untyped]  # tqdm ships no type hints
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from casemgmt.projections.base import Progress
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress]:
+    """A `progress(done, total)` callback drawing a bar on stderr until the block ends."""
+    with tqdm(desc=description, unit="event", unit_scale=True, dynamic_ncols=True) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total  # the log may grow while it is replayed
+            bar.update(done - bar.n)
+
+        yield progress

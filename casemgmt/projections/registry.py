@@ -1,0 +1,143 @@
+"""The care centre's projections by name: how far each is, rebuilding one, running them.
+
+`build_projections(container)` is what `casemgmt serve`, `casemgmt worker`, `casemgmt rebuild` and
+`/health` use; they need no other entry into this package except `search_cases` and `WorkQueues`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from casemgmt.projections.case_summaries import CaseSummaries
+from casemgmt.projections.locks import lock_holders
+from casemgmt.projections.log import EventLog
+from casemgmt.projections.queue_store import DEFAULT_KEY_PREFIX
+from casemgmt.projections.routing import DEFAULT_ROUTING
+from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, ProjectionWorker
+from casemgmt.projections.work_queues import WorkQueueProjection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from casemgmt.bootstrap import Container
+    from casemgmt.persistence.datastore import Datastore
+    from casemgmt.projections.base import Progress, Projection
+    from casemgmt.projections.routing import RoutingRules
+
+REBUILD_BATCH_SIZE = 2000
+
+
+class UnknownProjection(LookupError):  # noqa: N818 -- names read as what happened
+    """No projection has this name; the message lists the names there are."""
+
+    def __init__(self, name: str, names: Iterable[str]) -> None:
+        super().__init__(f"no projection is named {name!r}; there are: {', '.join(names)}")
+        self.name = name
+
+
+class Projections:
+    """The projections that follow one event log."""
+
+    def __init__(self, log: EventLog, projections: Iterable[Projection], datastore: Datastore):
+        self.log = log
+        self.datastore = datastore
+        self._by_name = {projection.name: projection for projection in projections}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def __getitem__(self, name: str) -> Projection:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownProjection(name, self._by_name) from None
+
+    def __iter__(self) -> Iterator[Projection]:
+        return iter(self._by_name.values())
+
+    def positions(self, names: Iterable[str] | None = None) -> dict[str, int | None]:
+        """Where each projection's store says it is (None: never started)."""
+        chosen = self.names if names is None else list(names)
+        return {name: self[name].position() for name in chosen}
+
+    def lag(self) -> dict[str, int]:
+        """How many notifications each projection is behind the log's head (for `/health`)."""
+        head = self.log.head()
+        return {name: max(0, head - (at or 0)) for name, at in self.positions().items()}
+
+    def caught_up(
+        self, notification_id: int | None = None, names: Iterable[str] | None = None
+    ) -> bool:
+        """Whether the projections (all, or those named) have written `notification_id`.
+
+        Without a notification id: the log's head as it is now.
+        """
+        target = self.log.head() if notification_id is None else notification_id
+        return all((at or 0) >= target for at in self.positions(names).values())
+
+    def wait_until_caught_up(
+        self,
+        notification_id: int | None = None,
+        names: Iterable[str] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> bool:
+        """Waits until `caught_up(…)`; False when `timeout` seconds pass first."""
+        target = self.log.head() if notification_id is None else notification_id
+        chosen = self.names if names is None else list(names)
+        deadline = time.monotonic() + timeout
+        while not self.caught_up(target, chosen):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def holders(self) -> dict[str, str]:
+        """Which worker process ("pid@host") is processing each projection now."""
+        locks = {projection.lock_name: name for name, projection in self._by_name.items()}
+        return {locks[lock]: holder for lock, holder in lock_holders(self.datastore, locks).items()}
+
+    def rebuild(
+        self,
+        name: str,
+        *,
+        progress: Progress | None = None,
+        batch_size: int = REBUILD_BATCH_SIZE,
+    ) -> int:
+        """Recreates projection `name` from the whole log while readers keep reading.
+
+        Returns the number of notifications replayed; `progress(done, total)` follows it.
+        """
+        return self[name].rebuild(self.log, progress=progress, batch_size=batch_size)
+
+    def worker(
+        self,
+        names: Iterable[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lock_retry_seconds: float = 1.0,
+    ) -> ProjectionWorker:
+        """A worker for these projections (all by default); `start()` it, `stop()` it."""
+        chosen = [self[name] for name in (self.names if names is None else names)]
+        return ProjectionWorker(
+            self.log, chosen, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
+        )
+
+
+def build_projections(
+    container: Container,
+    *,
+    routing: RoutingRules = DEFAULT_ROUTING,
+    key_prefix: str = DEFAULT_KEY_PREFIX,
+) -> Projections:
+    """The care centre's projections: the case list in PostgreSQL, the work queues in Redis."""
+    return Projections(
+        EventLog.of(container.care_centre),
+        [
+            CaseSummaries(container.datastore, routing),
+            WorkQueueProjection(container.redis, routing, key_prefix=key_prefix),
+        ],
+        container.datastore,
+    )

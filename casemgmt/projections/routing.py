@@ -1,0 +1,227 @@
+"""Which work queue a case waits in, and in which order: pure functions of the case's summary.
+
+Routing rules come from configuration (a `[queues]` TOML section or a plain mapping): the first rule
+whose conditions all match a case names its queue; a case no rule matches goes to the default
+queue. Within a queue, cases wait by priority (urgent first), then by due time, then by age.
+
+    [queues]
+    default = "general"
+
+    [[queues.rules]]
+    queue = "complaints"
+    kind = ["complaint", "suggestion"]     # a value or a list; a missing condition matches all
+
+    [[queues.rules]]
+    queue = "hcm-health"
+    unit = "hcm"
+    line = "health"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from casemgmt.domain import InquiryKind, InsuranceLine, Priority, Status
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+# Statuses in which a case with nobody assigned waits for an agent to take it. A received case is
+# not routed until triage; one awaiting the citizen waits for the citizen, not for an agent.
+WAITING_FOR_AGENT: Final = frozenset({Status.TRIAGED.value, Status.IN_PROGRESS.value})
+
+# Urgent first. A queue's sorted-set score puts this rank above the due time.
+PRIORITY_RANK: Final = {
+    Priority.URGENT.value: 0,
+    Priority.HIGH.value: 1,
+    Priority.NORMAL.value: 2,
+    Priority.LOW.value: 3,
+}
+
+# Milliseconds since 1970 stay below 10**13 until the year 2286, so rank * 10**13 + due time is a
+# whole number below 2**53, which a double (a Redis score) holds exactly.
+_RANK_WEIGHT: Final = 10**13
+
+
+class RoutingError(ValueError):
+    """Routing configuration that cannot be used; the message names the rule and field."""
+
+
+class Routable(Protocol):
+    """What routing and ordering look at (a `CaseSummary` is one)."""
+
+    @property
+    def case_id(self) -> Any: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def unit(self) -> str | None: ...
+    @property
+    def category_line(self) -> str | None: ...
+    @property
+    def category_kind(self) -> str | None: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def assignee(self) -> str | None: ...
+    @property
+    def queue(self) -> str | None: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """Cases matching every given condition go to `queue`; a condition left out matches all."""
+
+    queue: str
+    units: frozenset[str] | None = None
+    lines: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None
+
+    def matches(self, case: Routable) -> bool:
+        return (
+            _allows(self.units, case.unit)
+            and _allows(self.lines, case.category_line)
+            and _allows(self.kinds, case.category_kind)
+        )
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    """The routing table: rules tried in order, then the default queue."""
+
+    rules: tuple[RoutingRule, ...] = ()
+    default_queue: str = "general"
+
+    def route(self, case: Routable) -> str:
+        """The queue of the first rule the case matches, else the default queue."""
+        for rule in self.rules:
+            if rule.matches(case):
+                return rule.queue
+        return self.default_queue
+
+    @property
+    def queue_names(self) -> list[str]:
+        """Every queue the rules can route to, in the order they are first named."""
+        return list(dict.fromkeys([*(rule.queue for rule in self.rules), self.default_queue]))
+
+    @classmethod
+    def from_toml(cls, text: str) -> RoutingRules:
+        """The rules of a TOML document's `[queues]` section (the built-in ones when absent)."""
+        try:
+            document = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise RoutingError(f"queues: not valid TOML: {error}") from None
+        section = document.get("queues")
+        return DEFAULT_ROUTING if section is None else cls.from_mapping(section)
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, Any]) -> RoutingRules:
+        """Rules from `{"default": "general", "rules": [{"queue": …, "unit": …}, …]}`."""
+        default = section.get("default", "general")
+        if not isinstance(default, str) or not default.strip():
+            raise RoutingError("queues.default: must name a queue")
+        rules = section.get("rules", [])
+        if not isinstance(rules, list):
+            raise RoutingError("queues.rules: must be a list of tables")
+        return cls(tuple(_rule(n, rule) for n, rule in enumerate(rules, 1)), default)
+
+
+DEFAULT_ROUTING: Final = RoutingRules(
+    rules=(
+        RoutingRule("complaints", kinds=frozenset({"complaint", "suggestion"})),
+        RoutingRule("health", lines=frozenset({"health"})),
+        RoutingRule("unemployment", lines=frozenset({"unemployment"})),
+        RoutingRule("social", lines=frozenset({"social"})),
+    ),
+    default_queue="general",
+)
+
+
+def route(case: Routable, rules: RoutingRules = DEFAULT_ROUTING) -> str:
+    """The queue a case belongs to under `rules`."""
+    return rules.route(case)
+
+
+def waiting_queue(case: Routable) -> str | None:
+    """The queue the case waits in for an agent now, or None when it waits in none."""
+    if case.assignee is None and case.status in WAITING_FOR_AGENT:
+        return case.queue
+    return None
+
+
+def due_at(case: Routable) -> datetime:
+    """When the case should be answered: the order within a priority.
+
+    The seam for the SLA clocks: until a case carries its first-response or resolution due time,
+    the moment it was received stands in for it (oldest first).
+    """
+    return case.received_at
+
+
+def queue_order(case: Routable) -> tuple[float, str]:
+    """The sorted-set score and member that put the case in its place within a queue.
+
+    The score orders by priority rank, then due time; ties fall to the member, which begins with
+    the moment of receipt, so the older case comes first, then the case id.
+    """
+    rank = PRIORITY_RANK.get(case.priority, PRIORITY_RANK[Priority.NORMAL.value])
+    score = rank * _RANK_WEIGHT + _millis(due_at(case))
+    return float(score), f"{_millis(case.received_at):013d}:{case.case_id}"
+
+
+def priority_band(rank: int) -> tuple[int, int]:
+    """The scores of a queue's cases of one priority rank: from the first, up to the second."""
+    return rank * _RANK_WEIGHT, (rank + 1) * _RANK_WEIGHT
+
+
+def case_id_of(member: str) -> str:
+    """The case id in a queue member made by `queue_order`."""
+    return member.partition(":")[2]
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _allows(allowed: frozenset[str] | None, value: str | None) -> bool:
+    return allowed is None or value in allowed
+
+
+def _rule(number: int, rule: Any) -> RoutingRule:
+    where = f"queues.rules[{number}]"
+    if not isinstance(rule, dict):
+        raise RoutingError(f"{where}: must be a table")
+    unknown = set(rule) - {"queue", "unit", "line", "kind"}
+    if unknown:
+        raise RoutingError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    queue = rule.get("queue")
+    if not isinstance(queue, str) or not queue.strip():
+        raise RoutingError(f"{where}.queue: must name a queue")
+    return RoutingRule(
+        queue=queue,
+        units=_condition(where, "unit", rule.get("unit"), None),
+        lines=_condition(where, "line", rule.get("line"), (m.value for m in InsuranceLine)),
+        kinds=_condition(where, "kind", rule.get("kind"), (m.value for m in InquiryKind)),
+    )
+
+
+def _condition(
+    where: str, field: str, value: Any, accepted: Iterable[str] | None
+) -> frozenset[str] | None:
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise RoutingError(f"{where}.{field}: must be a string or a list of strings")
+    if accepted is not None:
+        known = set(accepted)
+        for item in values:
+            if item not in known:
+                listed = ", ".join(sorted(known))
+                raise RoutingError(f"{where}.{field}: {item!r} is not one of: {listed}")
+    return frozenset(values)

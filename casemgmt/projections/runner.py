@@ -1,0 +1,234 @@
+"""Running projections: stand by for the lock, catch up in batches, then follow the log live.
+
+Each projection runs in a thread of its own. With several worker processes, the one holding the
+projection's advisory lock processes it and the others stand by, trying the lock every
+`lock_retry_seconds`; when the holder dies its lock connection closes and a standby takes over.
+A worker that loses its lock's connection stops writing and stands by again; should a write of its
+still be in flight, the projection's position check (see `Projection.write`) refuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from casemgmt.projections.base import PositionMoved
+from casemgmt.projections.locks import LockLost, ProjectionLock
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from casemgmt.projections.base import Projection
+    from casemgmt.projections.log import Batch, EventLog
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+
+
+class ProjectionRunner:
+    """Keeps one projection up to date with the log, in a thread, while holding its lock."""
+
+    def __init__(
+        self,
+        projection: Projection,
+        log: EventLog,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lock_retry_seconds: float = 1.0,
+        housekeeping_seconds: float = 1.0,
+    ) -> None:
+        self.projection = projection
+        self.log = log
+        self.batch_size = batch_size
+        self.lock_retry_seconds = lock_retry_seconds
+        self.housekeeping_seconds = housekeeping_seconds
+        self.active = threading.Event()  # set while this runner holds the lock and processes
+        self.position: int | None = None  # the last notification this runner wrote
+        self.last_error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._wake_reader, self._wake_writer = os.pipe()
+        self._thread = threading.Thread(
+            target=self._run, name=f"projection:{projection.name}", daemon=True
+        )
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Asks the runner to stop after the batch in hand (see `join`); a runner runs once."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        os.write(self._wake_writer, b"x")
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Waits for the thread to end; True when it did. Releases the pipe once it has."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
+        if self._wake_reader >= 0:
+            for fd in (self._wake_reader, self._wake_writer):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._wake_reader = self._wake_writer = -1
+        return True
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with ProjectionLock(
+                    self.log.database_url, self.projection.lock_name, self.log.channel
+                ) as lock:
+                    if self._stand_by(lock):
+                        self.active.set()
+                        logger.info("processing projection %s", self.name)
+                        self._follow(lock)
+            except LockLost as error:
+                logger.warning("projection %s: %s; standing by again", self.name, error)
+            except Exception as error:
+                self.last_error = error
+                logger.exception("projection %s failed; standing by again", self.name)
+            finally:
+                self.active.clear()
+            # Not at once: a database that is down would otherwise be hammered.
+            self._stopping.wait(self.lock_retry_seconds)
+
+    def _stand_by(self, lock: ProjectionLock) -> bool:
+        """Tries the lock until it is ours (True) or the runner is stopped (False)."""
+        while not lock.try_acquire():
+            if self._stopping.wait(self.lock_retry_seconds):
+                return False
+        return True
+
+    def _follow(self, lock: ProjectionLock) -> None:
+        position = self.position = self.projection.resume()
+        next_housekeeping = time.monotonic() + self.housekeeping_seconds
+        while not self._stopping.is_set():
+            lock.check()
+            batch = self.log.read(position, self.batch_size)
+            if batch is not None:
+                position = self._write(batch)
+                if batch.size == self.batch_size:
+                    continue  # catching up: there may be more at once
+            if time.monotonic() >= next_housekeeping:
+                position = self._housekeeping(position)
+                next_housekeeping = time.monotonic() + self.housekeeping_seconds
+            lock.wait_for_news(self.housekeeping_seconds, wake=self._wake_reader)
+
+    def _write(self, batch: Batch) -> int:
+        try:
+            self.projection.write(batch)
+        except PositionMoved:
+            moved_to = self.projection.resume()
+            if moved_to == batch.after:
+                raise  # refused although nobody moved it: not a race, a fault
+            logger.info(
+                "projection %s was moved from %s to %s; carrying on from there",
+                self.name,
+                batch.after,
+                moved_to,
+            )
+            self.position = moved_to
+            return moved_to
+        self.position = batch.last_id
+        return batch.last_id
+
+    def _housekeeping(self, position: int) -> int:
+        """Notices a store that lost or changed its position (Redis restarted empty, a rebuild)."""
+        stored = self.projection.position()
+        if stored != position:
+            logger.warning(
+                "projection %s is at %s in its store, not %s; resuming from the store",
+                self.name,
+                stored,
+                position,
+            )
+            position = self.position = self.projection.resume()
+        self.projection.on_idle()
+        return position
+
+
+@dataclass(frozen=True)
+class RunnerStatus:
+    """How one projection's runner in this process stands."""
+
+    name: str
+    active: bool  # holds the projection's lock and processes it
+    position: int | None  # the last notification it wrote (None: none yet)
+    last_error: str | None  # what made it stand by again last, if anything
+
+
+class ProjectionWorker:
+    """Runs projections in threads of this process: in `casemgmt serve` or as `casemgmt worker`."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        projections: Iterable[Projection],
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        lock_retry_seconds: float = 1.0,
+    ) -> None:
+        self.log = log
+        self.runners = {
+            projection.name: ProjectionRunner(
+                projection, log, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
+            )
+            for projection in projections
+        }
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        for runner in self.runners.values():
+            runner.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops every runner after the batch in hand; their locks go to the standbys."""
+        if self._stopped.is_set():
+            return
+        for runner in self.runners.values():
+            runner.stop()
+        deadline = time.monotonic() + timeout
+        for runner in self.runners.values():
+            if not runner.join(max(0.0, deadline - time.monotonic())):
+                logger.warning("projection %s did not stop within %.0fs", runner.name, timeout)
+        self._stopped.set()
+
+    def wait(self) -> None:
+        """Blocks until `stop` has been called (from a signal handler, say) and has finished."""
+        while not self._stopped.wait(1.0):
+            pass
+
+    def active(self) -> list[str]:
+        """The projections this process processes now (the others it stands by for)."""
+        return [name for name, runner in self.runners.items() if runner.active.is_set()]
+
+    def status(self) -> list[RunnerStatus]:
+        """Each runner of this process: processing or standing by, how far, its last failure."""
+        return [
+            RunnerStatus(
+                name=name,
+                active=runner.active.is_set(),
+                position=runner.position,
+                last_error=None if runner.last_error is None else repr(runner.last_error),
+            )
+            for name, runner in self.runners.items()
+        ]
+
+    def __enter__(self) -> ProjectionWorker:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()

@@ -1,0 +1,208 @@
+"""Work queues in Redis: who waits where and in which order, and claiming the next case."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from casemgmt.domain import (
+    Actor,
+    Category,
+    Channel,
+    Context,
+    InquiryKind,
+    InsuranceLine,
+    Priority,
+    Requester,
+    RequesterKind,
+    Role,
+)
+from casemgmt.projections import search_cases
+from casemgmt.projections.queues import release_expired_claims
+from casemgmt.projections.workload import CaseTraffic
+from tests.integration.test_projection_support import Setup, agent_context, fresh_setup
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from uuid import UUID
+
+    from casemgmt.projections import ProjectionWorker
+    from casemgmt.settings import Settings
+
+T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+SUPERVISOR = Actor("mai.tran", Role.SUPERVISOR)
+
+
+@pytest.fixture
+def setup(servers: Settings) -> Iterator[Setup]:
+    with fresh_setup(servers) as made:
+        yield made
+
+
+@pytest.fixture
+def worker(setup: Setup) -> Iterator[ProjectionWorker]:
+    with setup.projections.worker() as running:
+        yield running
+
+
+def at(minutes: float) -> Context:
+    return Context(SUPERVISOR, T0 + timedelta(minutes=minutes), f"r{minutes}", "api")
+
+
+def triaged(
+    setup: Setup,
+    priority: Priority,
+    received_minutes: float,
+    line: InsuranceLine = InsuranceLine.SOCIAL,
+) -> UUID:
+    app = setup.container.care_centre
+    case, _ = app.open_case(
+        channel=Channel.PHONE,
+        subject="Hỏi về lương hưu",
+        requester=Requester(RequesterKind.CITIZEN, None, "Trần Thị B"),
+        received_at=T0 + timedelta(minutes=received_minutes),
+        ctx=at(received_minutes),
+    )
+    category = Category(line, InquiryKind.BENEFIT_STATUS)
+    app.triage(case.id, category, priority, "hanoi", at(received_minutes + 1))
+    return case.id
+
+
+def waiting(setup: Setup, queue: str = "social") -> list[UUID]:
+    assert setup.projections.wait_until_caught_up(timeout=10)
+    return [item.case_id for item in setup.queues.queue_items(queue, 1000)]
+
+
+def test_cases_wait_urgent_first_then_oldest_first(setup: Setup, worker: ProjectionWorker) -> None:
+    normal_old = triaged(setup, Priority.NORMAL, 0)
+    urgent_new = triaged(setup, Priority.URGENT, 30)
+    low_oldest = triaged(setup, Priority.LOW, -60)
+    urgent_old = triaged(setup, Priority.URGENT, 10)
+    normal_new = triaged(setup, Priority.NORMAL, 20)
+    health = triaged(setup, Priority.URGENT, 0, InsuranceLine.HEALTH)
+
+    assert waiting(setup) == [urgent_old, urgent_new, normal_old, normal_new, low_oldest]
+    assert waiting(setup, "health") == [health]
+    overview = {queue.name: queue for queue in setup.queues.queue_overview()}
+    social = overview["social"]
+    assert social.size == 5
+    assert social.by_priority == {"urgent": 2, "high": 0, "normal": 2, "low": 1}
+    assert social.oldest_received_at == T0 - timedelta(minutes=60)
+    assert social.oldest_waiting_seconds is not None and social.oldest_waiting_seconds > 3600
+    assert overview["general"].size == 0  # named by the routing rules, empty
+
+
+def test_a_case_leaves_its_queue_when_taken_or_finished_and_returns_when_free_again(
+    setup: Setup, worker: ProjectionWorker
+) -> None:
+    app = setup.container.care_centre
+    case = triaged(setup, Priority.HIGH, 0)
+    other = triaged(setup, Priority.NORMAL, 0)
+    assert waiting(setup) == [case, other]
+
+    app.assign(case, "lan.nguyen", at(5))
+    assert waiting(setup) == [other]
+    app.unassign(case, at(6))
+    assert waiting(setup) == [case, other]
+    app.assign(case, "lan.nguyen", at(7))
+    app.transfer(case, "hcm", "Thuộc thẩm quyền TP.HCM", at(8))  # back to waiting, unassigned
+    assert waiting(setup) == [case, other]
+    app.assign(case, "binh.le", at(9))
+    app.request_info(case, "Xin bổ sung giấy tờ", at(10))
+    app.unassign(case, at(11))  # awaiting the citizen: waits for the citizen, not an agent
+    assert waiting(setup) == [other]
+    app.citizen_message(case, "Đã gửi giấy tờ", at(12))  # back in progress, nobody on it
+    assert waiting(setup) == [case, other]
+    app.assign(case, "binh.le", at(13))
+    app.resolve(case, "answered", None, at(14))
+    app.close_case(case, at(15))
+    assert waiting(setup) == [other]
+    app.reopen(case, "Công dân hỏi lại", at(16))  # back with binh.le, who still has it
+    assert waiting(setup) == [other]
+    app.merge(other, case, at(17))
+    assert waiting(setup) == []
+
+
+def test_a_claim_assigns_the_next_case_to_the_agent(setup: Setup, worker: ProjectionWorker) -> None:
+    first, second = triaged(setup, Priority.URGENT, 0), triaged(setup, Priority.LOW, 0)
+    assert waiting(setup) == [first, second]
+
+    claimed = setup.queues.claim_next("social", "lan.nguyen", agent_context("lan.nguyen"))
+
+    assert claimed is not None and claimed.id == first
+    assert setup.container.care_centre.get_case(first).assignee == "lan.nguyen"
+    assert waiting(setup) == [second]
+    assert setup.queues.claim_next("health", "lan.nguyen", agent_context("lan.nguyen")) is None
+
+
+def test_a_claim_skips_a_case_taken_meanwhile_and_takes_the_next(setup: Setup) -> None:
+    with setup.projections.worker():
+        taken, free = triaged(setup, Priority.URGENT, 0), triaged(setup, Priority.NORMAL, 0)
+        assert waiting(setup) == [taken, free]
+    # With no worker running the queue still shows `taken` first after a supervisor assigns it.
+    setup.container.care_centre.assign(taken, "mai.tran", at(5))
+
+    claimed = setup.queues.claim_next("social", "lan.nguyen", agent_context("lan.nguyen"))
+
+    assert claimed is not None and claimed.id == free
+    assert setup.container.care_centre.get_case(taken).assignee == "mai.tran"
+    assert setup.queues.queue_items("social") == []  # `taken` was not put back
+
+
+def test_a_claim_whose_claimer_died_returns_to_the_queue(
+    setup: Setup, worker: ProjectionWorker
+) -> None:
+    case = triaged(setup, Priority.NORMAL, 0)
+    assert waiting(setup) == [case]
+    live = setup.queues._live()
+    # What claim_next does before it assigns; the claimer then dies, its hold already expired.
+    setup.queues._claim(keys=[live.queue("social"), live.ages("social"), live.held], args=[0])
+    assert setup.queues.queue_items("social") == []
+
+    assert release_expired_claims(setup.container.redis, setup.queues.keys) == 1
+
+    assert waiting(setup) == [case]
+
+
+def test_fifty_agents_claiming_at_once_never_share_a_case(
+    setup: Setup, worker: ProjectionWorker
+) -> None:
+    cases = set(CaseTraffic(setup.container.care_centre, seed=11).waiting_cases(1000))
+    assert len(waiting(setup, "health")) == 1000
+    claims: dict[str, list[UUID]] = {f"agent-{n:02d}": [] for n in range(50)}
+    start = threading.Barrier(len(claims))
+
+    def work(agent: str) -> None:
+        context = agent_context(agent)
+        start.wait()
+        while (case := setup.queues.claim_next("health", agent, context)) is not None:
+            claims[agent].append(case.id)
+
+    threads = [threading.Thread(target=work, args=(agent,)) for agent in claims]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    took = time.monotonic() - started
+
+    every_claim = [case for claimed in claims.values() for case in claimed]
+    assert Counter(every_claim).most_common(1)[0][1] == 1  # no case twice, to anyone
+    assert set(every_claim) == cases  # and every case once
+    assert sum(1 for claimed in claims.values() if claimed) > 10, "the agents really raced"
+    assert setup.projections.wait_until_caught_up(timeout=10)
+    assert setup.queues.queue_items("health") == []
+    rows, total = search_cases(setup.container.datastore, status="in_progress", per_page=200)
+    assert total == 1000
+    owner = {case: agent for agent, claimed in claims.items() for case in claimed}
+    for page in range(1, 6):
+        rows, _ = search_cases(
+            setup.container.datastore, status="in_progress", per_page=200, page=page
+        )
+        assert all(row.assignee == owner[row.case_id] for row in rows)
+    assert took < 30
