@@ -85,7 +85,9 @@ def bench_database(server_url: str) -> Iterator[str]:
 
 
 def timed_rebuild(container: Container, name: str, key_prefix: str) -> float:
-    projections = build_projections(container, key_prefix=key_prefix)
+    projections = build_projections(
+        container.care_centre, container.datastore, container.redis, key_prefix=key_prefix
+    )
     started = time.perf_counter()
     projections.rebuild(name, batch_size=BATCH)
     return time.perf_counter() - started
@@ -297,7 +299,9 @@ def measure_lag(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    projections = build_projections(container, key_prefix=key_prefix)
+    projections = build_projections(
+        container.care_centre, container.datastore, container.redis, key_prefix=key_prefix
+    )
     try:
         deadline = time.monotonic() + 60
         while len(projections.holders()) < len(projections.names) or not all(

@@ -20,6 +20,14 @@ from casemgmt.application import CareCentre, ReferenceNumbers
 from casemgmt.embedded import EmbeddedServers, ensure_servers
 from casemgmt.migrations import migrate
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.projections import (
+    DEFAULT_ROUTING,
+    Projections,
+    RoutingError,
+    RoutingRules,
+    WorkQueues,
+    build_projections,
+)
 from casemgmt.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -55,6 +63,8 @@ class Container:
     accounts: Accounts
     datastore: Datastore
     redis: redis.Redis[bytes]
+    projections: Projections
+    work_queues: WorkQueues
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
@@ -85,7 +95,9 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
     """Wire the parts against servers that are already running and migrated."""
     assert settings.database_url is not None
     assert settings.redis_url is not None
+    routing = routing_rules(settings)
     datastore = Datastore(ConnectionPool(settings.database_url, size=4))
+    redis_client = redis.Redis.from_url(settings.redis_url)
     care_centre = CareCentre(
         env=application_env(settings),
         references=SequenceReferences(datastore),
@@ -95,9 +107,27 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
         care_centre=care_centre,
         accounts=Accounts(datastore),
         datastore=datastore,
-        redis=redis.Redis.from_url(settings.redis_url),
+        redis=redis_client,
+        projections=build_projections(care_centre, datastore, redis_client, routing=routing),
+        work_queues=WorkQueues(redis_client, care_centre, routing=routing),
         servers=servers,
     )
+
+
+def routing_rules(settings: Settings) -> RoutingRules:
+    """The queues' routing rules: the policy file's `[queues]` section, or the built-in ones."""
+    path = settings.sla_policy_path
+    if path is None:
+        return DEFAULT_ROUTING
+    try:
+        return RoutingRules.from_toml(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError(
+            f"CASEMGMT_SLA_POLICY={path} cannot be read ({error.strerror}); "
+            "point it at a readable TOML file or unset it for the built-in policy"
+        ) from None
+    except RoutingError as error:
+        raise SettingsError(f"CASEMGMT_SLA_POLICY={path}: {error}") from None
 
 
 def application_env(settings: Settings) -> dict[str, str]:

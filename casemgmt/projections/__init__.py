@@ -3,7 +3,7 @@
 * `case_summaries`: one row per case in PostgreSQL, for lists, filters and search (`search_cases`);
 * `work_queues`: waiting cases in Redis sorted sets, for overviews and claim-next (`WorkQueues`).
 
-`build_projections(container)` gives them by name; `.worker()` runs them (one active worker per
+`build_projections(...)` gives them by name; `.worker()` runs them (one active worker per
 projection across processes), `.rebuild(name)` recreates one from the log, `.lag()` says how far
 behind each is.
 """

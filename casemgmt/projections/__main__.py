@@ -41,7 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     container = build(settings)
     try:
-        projections = build_projections(container, key_prefix=args.key_prefix)
+        projections = build_projections(
+            container.care_centre,
+            container.datastore,
+            container.redis,
+            key_prefix=args.key_prefix,
+        )
         worker = projections.worker(
             args.only, batch_size=args.batch_size, lock_retry_seconds=args.lock_retry_seconds
         )

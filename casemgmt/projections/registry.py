@@ -1,6 +1,6 @@
 """The care centre's projections by name: how far each is, rebuilding one, running them.
 
-`build_projections(container)` is what `casemgmt serve`, `casemgmt worker`, `casemgmt rebuild` and
+`build_projections(...)` is what `casemgmt serve`, `casemgmt worker`, `casemgmt rebuild` and
 `/health` use; they need no other entry into this package except `search_cases` and `WorkQueues`.
 """
 
@@ -20,7 +20,9 @@ from casemgmt.projections.work_queues import WorkQueueProjection
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from casemgmt.bootstrap import Container
+    import redis
+
+    from casemgmt.application import CareCentre
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.projections.base import Progress, Projection
     from casemgmt.projections.routing import RoutingRules
@@ -127,17 +129,19 @@ class Projections:
 
 
 def build_projections(
-    container: Container,
+    care_centre: CareCentre,
+    datastore: Datastore,
+    redis_client: redis.Redis[bytes],
     *,
     routing: RoutingRules = DEFAULT_ROUTING,
     key_prefix: str = DEFAULT_KEY_PREFIX,
 ) -> Projections:
     """The care centre's projections: the case list in PostgreSQL, the work queues in Redis."""
     return Projections(
-        EventLog.of(container.care_centre),
+        EventLog.of(care_centre),
         [
-            CaseSummaries(container.datastore, routing),
-            WorkQueueProjection(container.redis, routing, key_prefix=key_prefix),
+            CaseSummaries(datastore, routing),
+            WorkQueueProjection(redis_client, routing, key_prefix=key_prefix),
         ],
-        container.datastore,
+        datastore,
     )

@@ -83,7 +83,9 @@ def fresh_setup(servers: Settings, *, redis_db: int | None = None) -> Iterator[S
     try:
         yield Setup(
             container=container,
-            projections=build_projections(container, key_prefix=prefix),
+            projections=build_projections(
+                container.care_centre, container.datastore, container.redis, key_prefix=prefix
+            ),
             queues=WorkQueues(container.redis, container.care_centre, key_prefix=prefix),
             key_prefix=prefix,
         )
