@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,6 +24,8 @@ from casemgmt.bootstrap import StartupError, check_database, start
 from casemgmt.domain import InvalidCommand
 from casemgmt.embedded import EmbeddedServerError, ensure_servers
 from casemgmt.migrations import migrate
+from casemgmt.projections import UnknownProjection, progress_bar
+from casemgmt.projections.runner import run_until_signalled
 from casemgmt.serving import serve
 from casemgmt.settings import Settings, SettingsError
 
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 # Errors that mean "the user's setup or input is wrong": reported in one line, exit status 2.
 USER_ERRORS = (
     SettingsError,
+    UnknownProjection,
     EmbeddedServerError,
     StartupError,
     AccountError,
@@ -71,7 +75,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=2, help="worker processes")
     serve.add_argument("--threads", type=int, default=8, help="threads per worker")
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="do not run the projections in the server (run `casemgmt worker` instead)",
+    )
     serve.set_defaults(command=_serve)
+
+    worker = commands.add_parser("worker", help="run the projections until stopped")
+    worker.add_argument("--only", action="append", metavar="NAME", help="run only these")
+    worker.set_defaults(command=_worker)
+
+    rebuild = commands.add_parser("rebuild", help="recreate projections from the event store")
+    rebuild.add_argument(
+        "--projection", action="append", metavar="NAME", help="rebuild only these (repeatable)"
+    )
+    rebuild.set_defaults(command=_rebuild)
 
     migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate_cmd.set_defaults(command=_migrate)
@@ -99,7 +118,35 @@ def _serve(args: argparse.Namespace) -> int:
         assert settings.database_url is not None
         check_database(settings.database_url)
         migrate(settings.database_url)
-        serve(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads)
+        serve(
+            settings,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+            run_projections=not args.no_workers,
+        )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with _started() as container:
+        for name in args.only or []:
+            container.projections[name]  # an unknown name fails here, naming the known ones
+        run_until_signalled(container.projections.worker(args.only))
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with _started() as container:
+        names = args.projection or container.projections.names
+        for name in names:
+            container.projections[name]
+        for name in names:
+            with progress_bar(name) as progress:
+                replayed = container.projections.rebuild(name, progress=progress)
+            print(f"rebuilt {name} from {replayed} events")
     return 0
 
 

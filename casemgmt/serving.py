@@ -11,19 +11,25 @@ from typing import TYPE_CHECKING, Any
 from gunicorn.app.base import BaseApplication
 
 from casemgmt.api import create_app
+from casemgmt.bootstrap import build
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from casemgmt.projections import ProjectionWorker
     from casemgmt.settings import Settings
 
 
 class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type hints
     """gunicorn running casemgmt's Flask app, configured from code rather than a config file."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: Settings, options: dict[str, Any], *, run_projections: bool
+    ) -> None:
         self.settings = settings
-        self.options = options
+        self.options = {**options, "worker_exit": self._stop_projections}
+        self.run_projections = run_projections
+        self.projection_worker: ProjectionWorker | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -31,10 +37,29 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        return create_app(self.settings)
+        # Runs in each gunicorn worker after the fork. Every worker also runs the projections:
+        # their advisory locks keep exactly one active, the others stand by and take over when
+        # it dies, and gunicorn restarts dead workers, so no separate supervisor is needed.
+        container = build(self.settings)
+        if self.run_projections:
+            self.projection_worker = container.projections.worker()
+            self.projection_worker.start()
+        return create_app(self.settings, container)
+
+    def _stop_projections(self, *_: object) -> None:
+        if self.projection_worker is not None:
+            self.projection_worker.stop()
 
 
-def serve(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    run_projections: bool = True,
+) -> None:
     ApiServer(
         settings,
         {
@@ -45,4 +70,5 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, threads: in
             "accesslog": "-",
             "graceful_timeout": 10,
         },
+        run_projections=run_projections,
     ).run()

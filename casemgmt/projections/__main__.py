@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from typing import TYPE_CHECKING
 
 from casemgmt.bootstrap import build
 from casemgmt.projections.queue_store import DEFAULT_KEY_PREFIX
 from casemgmt.projections.registry import build_projections
-from casemgmt.projections.runner import DEFAULT_BATCH_SIZE
+from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, run_until_signalled
 from casemgmt.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
-
-    from casemgmt.projections.runner import ProjectionWorker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,19 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         container.close()
     return 0
-
-
-def run_until_signalled(worker: ProjectionWorker) -> None:
-    """Runs the worker until SIGTERM or SIGINT, then stops it cleanly (its locks go at once)."""
-
-    def stop(signum: int, _: FrameType | None) -> None:
-        # Stopping joins the runners' threads: not inside the handler, which interrupts one.
-        threading.Thread(target=worker.stop, name=f"stop on signal {signum}").start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    worker.start()
-    worker.wait()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from casemgmt.projections.locks import LockLost, ProjectionLock
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from types import FrameType
 
     from casemgmt.projections.base import Projection
     from casemgmt.projections.log import Batch, EventLog
@@ -232,3 +234,16 @@ class ProjectionWorker:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def run_until_signalled(worker: ProjectionWorker) -> None:
+    """Runs the worker until SIGTERM or SIGINT, then stops it cleanly (its locks go at once)."""
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        # Stopping joins the runners' threads: not inside the handler, which interrupts one.
+        threading.Thread(target=worker.stop, name=f"stop on signal {signum}").start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    worker.start()
+    worker.wait()

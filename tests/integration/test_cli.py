@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -103,3 +108,55 @@ def test_an_unwritable_data_directory_stops_with_one_clear_line(tmp_path: Path) 
     line = _one_line_error(casemgmt("migrate", env=env))
     assert "is not writable" in line
     assert "CASEMGMT_DATA_DIR" in line
+
+
+def test_rebuild_replays_the_event_store_into_each_projection(
+    app_settings: Settings, container: Container
+) -> None:
+    container.care_centre.open_case(
+        channel=Channel.PHONE,
+        subject="Hỏi về trợ cấp thất nghiệp",
+        requester=Requester(kind=RequesterKind.CITIZEN, id=None, name="Trần Thị B"),
+        ctx=Context(Actor("switchboard", Role.INTAKE), datetime.now(UTC), "cli-test", "api"),
+    )
+    result = casemgmt("rebuild", "--projection", "case_summaries", env=configured(app_settings))
+    assert result.returncode == 0, result.stderr
+    replayed = int(result.stdout.strip().split()[-2])
+    assert replayed == (container.care_centre.recorder.max_notification_id() or 0)
+    assert container.projections.positions(["case_summaries"])["case_summaries"] == (
+        container.care_centre.recorder.max_notification_id()
+    )
+
+
+def test_rebuild_of_an_unknown_projection_names_the_known_ones(app_settings: Settings) -> None:
+    line = _one_line_error(
+        casemgmt("rebuild", "--projection", "nonsense", env=configured(app_settings))
+    )
+    assert "no projection is named 'nonsense'" in line
+    assert "case_summaries" in line
+
+
+def test_a_worker_takes_the_projections_and_stops_cleanly_on_sigterm(
+    app_settings: Settings, container: Container
+) -> None:
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "casemgmt.cli", "worker"],
+        env={**os.environ, **configured(app_settings)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(container.projections.holders()) < len(container.projections.names):
+            assert time.monotonic() < deadline, "the worker never took the projections"
+            assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+            time.sleep(0.2)
+        assert all(
+            holder.startswith(f"{worker.pid}@")
+            for holder in container.projections.holders().values()
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    assert container.projections.holders() == {}
