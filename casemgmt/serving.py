@@ -46,7 +46,8 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
             self.projection_worker.start()
         return create_app(self.settings, container)
 
-    def _stop_projections(self, *_: object) -> None:
+    def _stop_projections(self, server: object, worker: object) -> None:
+        """gunicorn's worker_exit hook (it checks that the hook takes exactly these two)."""
         if self.projection_worker is not None:
             self.projection_worker.stop()
 
