@@ -3,7 +3,8 @@
 Writes are one multi-statement query: PostgreSQL runs it as one implicit transaction, so a batch of
 events (and a tracking position) costs a single round trip. The application recorder takes the
 events table's EXCLUSIVE lock inside that transaction, so notification ids are committed in the
-order they are issued and a reader tailing the log never sees a lower id appear after a higher one.
+order they are issued and a reader tailing the log never sees a lower id appear after a higher one;
+saves made at the same time in one process share that transaction (see group_commit.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from eventsourcing.persistence import (
 
 from casemgmt.persistence import schema
 from casemgmt.persistence.datastore import is_connection_lost
+from casemgmt.persistence.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,19 +63,23 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         self.events_table_name = events_table_name
         self.events_table = schema.qualified(datastore.schema, events_table_name)
         self.create_statements += self._events_table_ddl()
-        self.insert_values = (
-            f"INSERT INTO {self.events_table} ({_COLUMNS}) "
-            "SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
-        )
 
     def _events_table_ddl(self) -> list[str]:
         return schema.aggregate_events_table(self.datastore.schema, self.events_table_name)
+
+    def _insert_statement(self, count: int) -> str:
+        # One row of placeholders per event: PostgreSQL parses and plans a multi-row VALUES
+        # faster than unnest() of arrays, which shows at one event per save.
+        rows = ", ".join(["(%s, %s, %s, %s)"] * count)
+        return f"INSERT INTO {self.events_table} ({_COLUMNS}) VALUES {rows}"
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if stored_events:
-            self._write(self.insert_values, _columns_of(stored_events), stored_events)
+            self._write(
+                self._insert_statement(len(stored_events)), _values_of(stored_events), stored_events
+            )
         return None
 
     def select_events(
@@ -136,7 +142,10 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             f"FROM {self.events_table} "
             "WHERE (originator_id, originator_version) IN "
             "(SELECT * FROM unnest(%s::uuid[], %s::bigint[]))",
-            _columns_of(stored_events)[:2],
+            [
+                [event.originator_id for event in stored_events],
+                [event.originator_version for event in stored_events],
+            ],
         )
         stored = {(row[0], row[1]): (bytes(row[2]), row[3]) for row in rows}
         positions = []
@@ -160,7 +169,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self.lock_and_notify = (
             f'LOCK TABLE {self.events_table} IN EXCLUSIVE MODE; NOTIFY "{self.channel_name}"'
         )
-        self.insert_values += " RETURNING notification_id"
+        self.group_commit: GroupCommit[StoredEvent, int] = GroupCommit(self._insert)
 
     def _events_table_ddl(self) -> list[str]:
         return schema.application_events_table(self.datastore.schema, self.events_table_name)
@@ -168,9 +177,19 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def _position_column(self) -> str:
         return "notification_id"
 
+    def _insert_statement(self, count: int) -> str:
+        return f"{super()._insert_statement(count)} RETURNING notification_id"
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        # A write that carries more than events (a tracking position, or whatever a subclass
+        # writes beside them) has a transaction of its own; plain saves are grouped.
+        if stored_events and all(value is None for value in kwargs.values()):
+            return self.group_commit.write(stored_events)
+        return self._insert(stored_events, **kwargs)
+
+    def _insert(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         statements, params = self._write_statements(stored_events, **kwargs)
         if not statements:
             return []
@@ -182,7 +201,10 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     ) -> tuple[list[str], list[Any]]:
         if not stored_events:
             return [], []
-        return [self.lock_and_notify, self.insert_values], _columns_of(stored_events)
+        return (
+            [self.lock_and_notify, self._insert_statement(len(stored_events))],
+            _values_of(stored_events),
+        )
 
     def select_notifications(
         self,
@@ -352,12 +374,11 @@ class PostgresProcessRecorder(
         )
 
 
-def _columns_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
+def _values_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
     return [
-        [event.originator_id for event in stored_events],
-        [event.originator_version for event in stored_events],
-        [event.topic for event in stored_events],
-        [event.state for event in stored_events],
+        value
+        for event in stored_events
+        for value in (event.originator_id, event.originator_version, event.topic, event.state)
     ]
 
 
