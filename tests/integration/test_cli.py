@@ -122,9 +122,9 @@ def test_rebuild_replays_the_event_store_into_each_projection(
     recorded = container.care_centre.recorder.max_notification_id() or 0
     result = casemgmt("rebuild", "--projection", "case_summaries", env=configured(app_settings))
     assert result.returncode == 0, result.stderr
-    # Other tests in this session may still be writing, so the log may have grown meanwhile.
-    replayed = int(result.stdout.strip().split()[-2])
-    assert replayed >= recorded > 0
+    # Refused writes leave gaps in the ids, and other tests may still be writing: so the number
+    # replayed is not the last id, but the rebuilt position must reach what was recorded before.
+    assert int(result.stdout.strip().split()[-2]) > 0
     position = container.projections.positions(["case_summaries"])["case_summaries"]
     assert position is not None
     assert position >= recorded
