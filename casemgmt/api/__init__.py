@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, redirect
 
-from casemgmt.api import cases, health
+from casemgmt.api import cases, health, queues
 from casemgmt.api.context import EXTENSION, begin_request, end_request
 from casemgmt.api.errors import register_error_handlers
 from casemgmt.api.openapi import BEARER_AUTH, CareCentreApi
@@ -44,7 +44,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Cases of the customer care centre: intake from seven channels, "
-                "the work on them, and their history. Errors are application/problem+json."
+                "the work on them, their history, the case list and the work queues. "
+                "Errors are application/problem+json."
             }
         },
     )
@@ -55,6 +56,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     api = CareCentreApi(app)
     api.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer"})
     api.register_blueprint(cases.blp)
+    api.register_blueprint(queues.blp)
     api.register_blueprint(health.blp)
     app.add_url_rule("/api/v1/docs", "docs", _to_docs)
     return app

@@ -1,8 +1,14 @@
-"""`/api/v1/cases`: open a case, read it (now or as it was), read its history, act on it."""
+"""`/api/v1/cases`: open a case, list and find cases, read one (now or as it was), read its
+history, act on it.
+
+The list pages explicitly: `?page=` and `?per_page=` in, and `total` (how many cases match),
+`page`, `per_page` and `pages` in the body beside `items`, so that one strict query schema names
+every parameter it accepts and a client reads the count without parsing a header.
+"""
 
 from __future__ import annotations
 
-from http import HTTPStatus
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
 from flask import url_for
@@ -19,15 +25,15 @@ from casemgmt.api.context import (
     etag,
     expected_version,
 )
-from casemgmt.api.openapi import BEARER_AUTH, Blueprint
+from casemgmt.api.openapi import Blueprint
 from casemgmt.api.permissions import Operation
-from casemgmt.api.representations import CaseView, HistoryEntryView
-from casemgmt.api.schemas import CaseQuerySchema, OpenCaseSchema
-from casemgmt.api.views import case_state, history_entry
+from casemgmt.api.representations import CaseListView, CaseView, HistoryEntryView
+from casemgmt.api.schemas import CaseListQuerySchema, CaseQuerySchema, OpenCaseSchema
+from casemgmt.api.views import case_state, history_entry, summary_state
 from casemgmt.domain import Role
+from casemgmt.projections import search_cases
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from uuid import UUID
 
     from casemgmt.domain import Case
@@ -57,25 +63,39 @@ IF_MATCH: Final = _header(
 )
 
 
-def errors(*statuses: int) -> Callable[[Any], Any]:
-    """Documents the error responses of a view, and that it needs a bearer token."""
-
-    def decorator(view: Any) -> Any:
-        for status in (401, 403, *statuses):
-            view = blp.alt_response(status, response=HTTPStatus(status).name)(view)
-        return blp.doc(security=[{BEARER_AUTH: []}])(view)
-
-    return decorator
-
-
-def _case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
+def case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The case view, with its version as the ETag."""
     return case_state(case), status, {"ETag": etag(case.version)}
+
+
+def _stored(value: Any) -> Any:
+    """A filter's values as the case list stores them (`"in_progress"`, not the enum)."""
+    if isinstance(value, list):
+        return [item.value if isinstance(item, Enum) else item for item in value]
+    return value
 
 
 @blp.route("")
 class Cases(MethodView):
+    @requires(Operation.READ)
+    @blp.problems(422)
+    @blp.arguments(CaseListQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.response(200, CaseListView)
+    def get(self, **query: Any) -> dict[str, Any]:
+        """List the cases that match the filters, a page at a time, and how many match."""
+        filters = {name: _stored(value) for name, value in query.items()}
+        summaries, total = search_cases(current_container().datastore, **filters)
+        per_page = query["per_page"]
+        return {
+            "items": [summary_state(summary) for summary in summaries],
+            "total": total,
+            "page": query["page"],
+            "per_page": per_page,
+            "pages": -(-total // per_page),
+        }
+
     @requires(Operation.OPEN)
-    @errors(400, 413, 415, 422)
+    @blp.problems(400, 413, 415, 422)
     @blp.doc(parameters=COMMON_HEADERS)
     @blp.arguments(OpenCaseSchema)
     @blp.response(201, CaseView, description="A new case", headers=ETAG_HEADER | LOCATION_HEADER)
@@ -92,7 +112,7 @@ class Cases(MethodView):
         cause = f"channel:{body['channel'].value}" if intake else "api"
         centre = current_container().care_centre
         case, created = centre.open_case(**body, ctx=command_context(cause))
-        data, status, headers = _case_response(case, 201 if created else 200)
+        data, status, headers = case_response(case, 201 if created else 200)
         headers["Location"] = url_for("cases.Case", case_id=case.id)
         return data, status, headers
 
@@ -100,19 +120,19 @@ class Cases(MethodView):
 @blp.route("/<uuid:case_id>", endpoint="Case")
 class CaseResource(MethodView):
     @requires(Operation.READ)
-    @errors(404, 422)
+    @blp.problems(404, 422)
     @blp.arguments(CaseQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, CaseView, headers=ETAG_HEADER)
     def get(self, case_id: UUID, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Read a case as it is now, at a version (?version=N) or at a moment (?as_of=…)."""
         centre = current_container().care_centre
-        return _case_response(centre.case_at(case_id, **query))
+        return case_response(centre.case_at(case_id, **query))
 
 
 @blp.route("/<uuid:case_id>/history")
 class CaseHistory(MethodView):
     @requires(Operation.READ)
-    @errors(404)
+    @blp.problems(404)
     @blp.response(200, HistoryEntryView(many=True))
     def get(self, case_id: UUID) -> list[dict[str, Any]]:
         """Read every event of a case, in order."""
@@ -125,7 +145,7 @@ def _action_view(endpoint: ActionEndpoint) -> type[MethodView]:
     def post(self: MethodView, body: dict[str, Any], case_id: UUID) -> Any:
         centre = current_container().care_centre
         case = endpoint.command(centre, case_id, body, command_context(), expected_version())
-        return _case_response(case)
+        return case_response(case)
 
     post.__doc__ = endpoint.summary
     post = blp.response(200, CaseView, headers=ETAG_HEADER)(post)
@@ -133,7 +153,7 @@ def _action_view(endpoint: ActionEndpoint) -> type[MethodView]:
     needs_body = any(field.required for field in endpoint.schema().fields.values())
     post = blp.arguments(endpoint.schema, required=needs_body)(post)
     post = blp.doc(parameters=[IF_MATCH, *COMMON_HEADERS])(post)
-    post = errors(400, 404, 409, 412, 413, 415, 422)(post)
+    post = blp.problems(400, 404, 409, 412, 413, 415, 422)(post)
     post = requires(Operation(endpoint.action.path))(post)
     name = "".join(part.title() for part in endpoint.action.path.split("-"))
     return type(f"{name}Action", (MethodView,), {"post": post})

@@ -21,7 +21,7 @@ from casemgmt.application import CaseNotFound, ConcurrentUpdate, StaleVersion
 from casemgmt.domain import ActionNotAllowed, InvalidCommand
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 PROBLEM_JSON: Final = "application/problem+json"
 PROBLEM_TYPE: Final = "urn:casemgmt:problem:"
@@ -44,6 +44,14 @@ class Forbidden(Exception):  # noqa: N818
         super().__init__(f"the role {role} may not {operation}")
         self.role = role
         self.operation = operation
+
+
+class QueueNotFound(LookupError):  # noqa: N818
+    """No work queue has this name (404); the message names the queues there are."""
+
+    def __init__(self, name: str, names: Iterable[str]) -> None:
+        super().__init__(f"no queue is named {name!r}; there are: {', '.join(names) or 'none'}")
+        self.name = name
 
 
 def problem(
@@ -129,6 +137,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Unauthenticated, _unauthenticated)
     app.register_error_handler(Forbidden, _forbidden)
     app.register_error_handler(CaseNotFound, _case_not_found)
+    app.register_error_handler(QueueNotFound, _queue_not_found)
     app.register_error_handler(ActionNotAllowed, _action_not_allowed)
     app.register_error_handler(ConcurrentUpdate, _concurrent_update)
     app.register_error_handler(StaleVersion, _stale_version)
@@ -149,6 +158,10 @@ def _forbidden(error: Forbidden) -> Response:
 
 def _case_not_found(error: CaseNotFound) -> Response:
     return problem(404, "case-not-found", str(error), title="Case not found")
+
+
+def _queue_not_found(error: QueueNotFound) -> Response:
+    return problem(404, "queue-not-found", str(error), title="Queue not found")
 
 
 def _action_not_allowed(error: ActionNotAllowed) -> Response:

@@ -90,3 +90,13 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
 
     def doc(self, **documentation: Any) -> Callable[[F], F]:
         return cast("Callable[[F], F]", super().doc(**documentation))
+
+    def problems(self, *statuses: int) -> Callable[[F], F]:
+        """Documents a view's error responses (401 and 403 always), and that it needs a token."""
+
+        def decorator(view: F) -> F:
+            for status in (401, 403, *statuses):
+                view = self.alt_response(status, response=http.HTTPStatus(status).name)(view)
+            return self.doc(security=[{BEARER_AUTH: []}])(view)
+
+        return decorator

@@ -1,7 +1,8 @@
 """Who may do what through the API: the one table of role → operations.
 
 An operation is an action on a case (its URL form, `request-info`) or one of the few calls that are
-not actions: opening a case, reading cases, and reassigning a case that another agent holds.
+not actions: opening a case, reading cases, reassigning a case that another agent holds, reading
+the work queues and claiming the next case from one.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ class Operation(StrEnum):
     CLOSE = "close"
     MERGE = "merge"
     FEEDBACK = "feedback"
+    READ_QUEUES = "read-queues"
+    CLAIM = "claim"  # take the next case of a queue: assign it to oneself
 
 
 _O = Operation
@@ -53,11 +56,13 @@ AGENT_OPERATIONS: Final = frozenset(
         _O.CLOSE,
         _O.MERGE,
         _O.FEEDBACK,
+        _O.READ_QUEUES,
+        _O.CLAIM,
     }
 )
 
 PERMISSIONS: Final[dict[Role, frozenset[Operation]]] = {
-    Role.AUDITOR: frozenset({_O.READ}),
+    Role.AUDITOR: frozenset({_O.READ, _O.READ_QUEUES}),
     Role.INTAKE: frozenset({_O.READ, _O.OPEN, _O.CITIZEN_MESSAGE, _O.FEEDBACK}),
     Role.AGENT: AGENT_OPERATIONS,
     Role.SUPERVISOR: AGENT_OPERATIONS | {_O.TRIAGE, _O.REASSIGN, _O.TRANSFER},

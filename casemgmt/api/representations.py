@@ -1,4 +1,4 @@
-"""What the API answers: a case, its history, the service's health, and a problem.
+"""What the API answers: a case, its history, the case list, the work queues, health, a problem.
 
 These schemas only dump; `casemgmt.api.views` gathers what they dump from the application.
 """
@@ -95,7 +95,10 @@ class CaseView(Schema):
     priority = _enum(Priority, required=True)
     unit = fields.String(**NULLABLE)
     queue = fields.String(
-        **NULLABLE, metadata={"description": "Always null until work queues are introduced"}
+        **NULLABLE,
+        metadata={
+            "description": "Always null here for now; the case list (GET /cases) shows the queue"
+        },
     )
     assignee = fields.String(**NULLABLE)
     escalation_level = fields.Integer(required=True)
@@ -145,13 +148,140 @@ class HistoryEntryView(Schema):
     data = fields.Dict(required=True, metadata={"description": "What the event records"})
 
 
+class CaseSummaryView(Schema):
+    """A case as the case list shows it (GET /cases/{id} for all of it)."""
+
+    id = fields.UUID(required=True)
+    reference = _text()
+    status = _enum(Status, required=True)
+    version = fields.Integer(required=True, metadata={"description": "The version listed"})
+    channel = _enum(Channel, required=True)
+    subject = _text()
+    category = fields.Nested(CategoryView, required=True)
+    priority = _enum(Priority, required=True)
+    unit = fields.String(**NULLABLE)
+    queue = fields.String(
+        **NULLABLE,
+        metadata={"description": "Where the routing rules put the case; null until triaged"},
+    )
+    assignee = fields.String(**NULLABLE)
+    escalation_level = fields.Integer(required=True)
+    received_at = _moment()
+    first_replied_at = fields.DateTime(**NULLABLE)
+    resolved_at = fields.DateTime(**NULLABLE)
+    closed_at = fields.DateTime(**NULLABLE)
+    last_activity_at = _moment()
+    merged_into = fields.UUID(**NULLABLE)
+    breached = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether an SLA clock breached; false until SLA clocks exist"},
+    )
+
+
+class CaseListView(Schema):
+    """One page of the cases that match, and how many match in all.
+
+    The list is a projection of the event log: it shows a change within moments of it (how far it
+    is behind: GET /health, `projections`).
+    """
+
+    items = fields.List(fields.Nested(CaseSummaryView), required=True)
+    total = fields.Integer(required=True, metadata={"description": "How many cases match"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True, metadata={"description": "How many pages there are"})
+
+
+class PriorityCountsView(Schema):
+    urgent = fields.Integer(required=True)
+    high = fields.Integer(required=True)
+    normal = fields.Integer(required=True)
+    low = fields.Integer(required=True)
+
+
+class QueueOverviewView(Schema):
+    """How a work queue stands: the cases waiting in it for an agent (triaged, nobody assigned)."""
+
+    name = _text()
+    size = fields.Integer(required=True, metadata={"description": "How many cases wait"})
+    by_priority = fields.Nested(PriorityCountsView, required=True)
+    oldest_received_at = fields.DateTime(
+        **NULLABLE, metadata={"description": "When the longest-waiting case was received"}
+    )
+    oldest_waiting_seconds = fields.Integer(
+        **NULLABLE, metadata={"description": "For how long it has waited; null: none waits"}
+    )
+    at_risk = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Cases whose SLA deadline is near or passed; always 0 until SLA "
+            "clocks are introduced"
+        },
+    )
+
+
+class QueueItemView(Schema):
+    """A case waiting in a queue."""
+
+    position = fields.Integer(required=True, metadata={"description": "1: the next one claimed"})
+    id = fields.UUID(required=True)
+    reference = _text()
+    subject = _text()
+    status = _enum(Status, required=True)
+    priority = _enum(Priority, required=True)
+    channel = _enum(Channel, required=True)
+    unit = fields.String(**NULLABLE)
+    category = fields.Nested(CategoryView, required=True)
+    escalation_level = fields.Integer(required=True)
+    received_at = _moment()
+    due_at = _moment(
+        metadata={"description": "Orders cases of one priority; received_at until SLA clocks"}
+    )
+    waiting_seconds = fields.Integer(required=True)
+
+
+class QueueView(QueueOverviewView):
+    """A work queue and its cases in the order claims take them: urgent first, then due time."""
+
+    items = fields.List(fields.Nested(QueueItemView), required=True)
+
+
+class ProjectionHealthView(Schema):
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["up", "lagging", "catching_up", "stopped"],
+            "description": "lagging: more than a threshold behind; catching_up: being built from "
+            "the start; stopped: behind, and no worker processes it",
+        },
+    )
+    lag = fields.Integer(required=True, metadata={"description": "Notifications behind the log"})
+    position = fields.Integer(
+        **NULLABLE, metadata={"description": "The last notification written; null: never started"}
+    )
+
+
 class ComponentHealthView(Schema):
-    status = fields.String(required=True, metadata={"enum": ["up", "down"]})
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["up", "down", "lagging", "catching_up", "stopped"],
+            "description": "Only down makes the service unavailable",
+        },
+    )
     detail = fields.String(**NULLABLE)
+    projections = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ProjectionHealthView),
+        metadata={"description": "The projections component: each projection by name"},
+    )
 
 
 class HealthView(Schema):
-    """Whether the service can answer: its database and Redis."""
+    """Whether the service can answer (database, Redis), and how far its projections are behind.
+
+    A projection that lags is reported, not a failure: lists and queues answer, a little late.
+    """
 
     status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
     components = fields.Dict(

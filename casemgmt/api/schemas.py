@@ -1,4 +1,4 @@
-"""What the API accepts: the bodies of intake and of every action, and the query of a case read.
+"""What the API accepts: the bodies of intake and of every action, and the queries of reads.
 
 Values are checked here only as far as their form goes (types, enums, lengths, storable text and
 moments); whether a value makes sense for the case is the domain's to say (`InvalidCommand`, 422).
@@ -20,11 +20,16 @@ from casemgmt.domain import (
     Priority,
     Requester,
     RequesterKind,
+    Status,
 )
+from casemgmt.projections.search import MAX_PER_PAGE, SORTS
 
 SHORT: Final = validate.Length(min=1, max=200)
 LONG: Final = validate.Length(min=1, max=20_000)
 MAX_VERSION: Final = 2**31 - 1
+# How many values one filter of a list may name, and how many cases a queue's work list shows.
+MAX_FILTER_VALUES: Final = 100
+MAX_QUEUE_ITEMS: Final = 500
 
 
 class Text(fields.String):
@@ -179,3 +184,93 @@ class FeedbackSchema(Schema):
         metadata={"description": "1 (poor) to 5 (excellent)"},
     )
     comment = Text(allow_none=True, validate=LONG)
+
+
+# -- the queries of lists -----------------------------------------------------------------------
+
+
+class Several(fields.List[Any]):
+    """A filter of one or more values: the parameter repeated (`?a=x&a=y`) or `?a=x,y`."""
+
+    def __init__(self, inner: fields.Field[Any], **kwargs: Any) -> None:
+        super().__init__(inner, validate=validate.Length(min=1, max=MAX_FILTER_VALUES), **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[Any]:
+        given = value if isinstance(value, list | tuple) else [value]
+        values = [
+            part.strip()
+            for item in given
+            for part in (item.split(",") if isinstance(item, str) else [item])
+        ]
+        try:
+            return super()._deserialize(values, attr, data, **kwargs)
+        except ValidationError as error:
+            raise ValidationError(_by_value(error.messages, values)) from None
+
+
+def _by_value(messages: Any, values: list[Any]) -> Any:
+    """The errors of a list's items keyed by the value given, not by its index (`status.0`)."""
+    if not isinstance(messages, dict):
+        return messages
+    return [
+        f"{values[index]!r}: {message}"
+        for index, item in messages.items()
+        for message in (item if isinstance(item, list) else [item])
+    ]
+
+
+def _sorts() -> list[str]:
+    return [order for key in SORTS for order in (key, f"-{key}")]
+
+
+class CaseListQuerySchema(Schema):
+    """Which cases, in which order, which page: every filter given must match.
+
+    A filter takes several values, repeated or separated by commas (`?status=triaged,in_progress`);
+    a case matches when it has any of them.
+    """
+
+    status = Several(_enum(Status))
+    channel = Several(_enum(Channel))
+    category_line = Several(_enum(InsuranceLine), metadata={"description": "Insurance line"})
+    category_kind = Several(_enum(InquiryKind), metadata={"description": "Kind of inquiry"})
+    priority = Several(_enum(Priority))
+    unit = Several(Text(validate=SHORT))
+    queue = Several(Text(validate=SHORT))
+    assignee = Several(Text(validate=SHORT), metadata={"description": "Agents' account names"})
+    escalation_level = Several(fields.Integer(validate=validate.Range(min=0, max=MAX_VERSION)))
+    breached = fields.Boolean(
+        metadata={"description": "Whether an SLA clock breached (none does until SLA clocks)"}
+    )
+    text = Text(
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "description": "Words in the subject, body or messages, with or without diacritics "
+            '("bao hiem" finds "Bảo hiểm"): all must occur; "a phrase", or, -word to exclude'
+        },
+    )
+    sort = fields.String(
+        load_default="-received_at",
+        validate=validate.OneOf(_sorts()),
+        metadata={"description": "The order: a field, descending with -; relevance needs text"},
+    )
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=MAX_VERSION),
+        metadata={"description": "Which page, from 1"},
+    )
+    per_page = fields.Integer(
+        load_default=25,
+        validate=validate.Range(min=1, max=MAX_PER_PAGE),
+        metadata={"description": "How many cases a page holds"},
+    )
+
+
+class QueueQuerySchema(Schema):
+    """How much of a queue's work list to show."""
+
+    limit = fields.Integer(
+        load_default=50,
+        validate=validate.Range(min=1, max=MAX_QUEUE_ITEMS),
+        metadata={"description": "How many of the first cases to list"},
+    )

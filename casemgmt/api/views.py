@@ -1,4 +1,4 @@
-"""The API's views of a case and of its events, as JSON-native dicts.
+"""The API's views of a case, its events, the case list and the work queues.
 
 `case_view` is also what `casemgmt case show` prints, so the command line and the API agree.
 """
@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 from casemgmt.api.representations import CaseView
-from casemgmt.domain import Actor, Status
+from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority, Status
 
 if TYPE_CHECKING:
     from casemgmt.domain import Case
+    from casemgmt.projections import CaseSummary, QueueItem, QueueOverview
 
 # What every event carries besides its own data; the history shows these beside `data`.
 _ENVELOPE: Final = frozenset(
@@ -82,6 +83,70 @@ def history_entry(event: Case.Event) -> dict[str, Any]:
         "correlation_id": event.correlation_id,
         "status": Status(event.status),
         "data": {key: value for key, value in data.items() if key not in _ENVELOPE},
+    }
+
+
+def summary_state(summary: CaseSummary) -> dict[str, Any]:
+    """A row of the case list as `CaseSummaryView` dumps it."""
+    return {
+        "id": summary.case_id,
+        "reference": summary.reference,
+        "status": Status(summary.status),
+        "version": summary.version,
+        "channel": Channel(summary.channel),
+        "subject": summary.subject,
+        "category": _category(summary.category_line, summary.category_kind),
+        "priority": Priority(summary.priority),
+        "unit": summary.unit,
+        "queue": summary.queue,
+        "assignee": summary.assignee,
+        "escalation_level": summary.escalation_level,
+        "received_at": summary.received_at,
+        "first_replied_at": summary.first_replied_at,
+        "resolved_at": summary.resolved_at,
+        "closed_at": summary.closed_at,
+        "last_activity_at": summary.last_activity_at,
+        "merged_into": summary.merged_into,
+        "breached": summary.breached,
+    }
+
+
+def queue_overview_state(overview: QueueOverview) -> dict[str, Any]:
+    """A queue's overview as `QueueOverviewView` dumps it."""
+    waited = overview.oldest_waiting_seconds
+    return {
+        "name": overview.name,
+        "size": overview.size,
+        "by_priority": overview.by_priority,
+        "oldest_received_at": overview.oldest_received_at,
+        "oldest_waiting_seconds": None if waited is None else int(waited),
+        "at_risk": 0,  # SLA clocks will say which cases are at risk
+    }
+
+
+def queue_item_state(position: int, item: QueueItem) -> dict[str, Any]:
+    """The case at `position` (from 1) of a queue's work list, as `QueueItemView` dumps it."""
+    return {
+        "position": position,
+        "id": item.case_id,
+        "reference": item.reference,
+        "subject": item.subject,
+        "status": Status(item.status),
+        "priority": Priority(item.priority),
+        "channel": Channel(item.channel),
+        "unit": item.unit,
+        "category": _category(item.category_line, item.category_kind),
+        "escalation_level": item.escalation_level,
+        "received_at": item.received_at,
+        "due_at": item.due_at,
+        "waiting_seconds": int(item.waiting_seconds),
+    }
+
+
+def _category(line: str | None, kind: str | None) -> dict[str, Any]:
+    return {
+        "line": None if line is None else InsuranceLine(line),
+        "kind": None if kind is None else InquiryKind(kind),
     }
 
 

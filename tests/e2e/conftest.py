@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -9,15 +10,17 @@ import pytest
 
 from casemgmt.api import create_app
 from casemgmt.domain import Role
+from casemgmt.projections import DEFAULT_ROUTING, RoutingRules, WorkQueues, build_projections
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from flask import Flask
     from flask.testing import FlaskClient
     from werkzeug.test import TestResponse
 
     from casemgmt.bootstrap import Container
+    from casemgmt.projections.routing import Routable
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +119,51 @@ def open_case(caller: Caller, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.get_json()
     view: dict[str, Any] = response.get_json()
     return view
+
+
+# -- projections: the case list and the work queues ----------------------------------------------
+
+OWN_QUEUE_PREFIX = "queue-"
+
+
+class OwnQueuePerUnit(RoutingRules):
+    """The built-in routing, except that a case of a unit named `queue-…` waits in that queue.
+
+    The tests share one database and one Redis; a queue of its own lets a test count, order and
+    claim without meeting the cases of other tests.
+    """
+
+    def route(self, case: Routable) -> str:
+        if case.unit is not None and case.unit.startswith(OWN_QUEUE_PREFIX):
+            return case.unit
+        return super().route(case)
+
+
+def own_queue() -> str:
+    """A new unit, and the name of the queue its triaged cases wait in under `OwnQueuePerUnit`."""
+    return f"{OWN_QUEUE_PREFIX}{uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def projected(container: Container) -> Iterator[Container]:
+    """The session's casemgmt with its projections running in this process (for one module).
+
+    Module-scoped, not session-scoped: a worker holds each projection's lock while it runs, and
+    other test modules start workers of their own.
+    """
+    routing = OwnQueuePerUnit(DEFAULT_ROUTING.rules, DEFAULT_ROUTING.default_queue)
+    own = dataclasses.replace(
+        container,
+        projections=build_projections(
+            container.care_centre, container.datastore, container.redis, routing=routing
+        ),
+        work_queues=WorkQueues(container.redis, container.care_centre, routing=routing),
+    )
+    with own.projections.worker(lock_retry_seconds=0.1):
+        yield own
+
+
+def caught_up(container: Container) -> None:
+    """Waits until every projection has written every event recorded so far."""
+    projections = container.projections
+    assert projections.wait_until_caught_up(timeout=30), f"still behind: {projections.lag()}"
