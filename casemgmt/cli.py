@@ -173,7 +173,7 @@ def _case_show(args: argparse.Namespace) -> int:
     as_of = _parse_moment(args.as_of) if args.as_of else None
     with _started() as container:
         case = container.care_centre.case_at(case_id, as_of=as_of)
-        view: dict[str, Any] = case_view(case)
+        view: dict[str, Any] = case_view(case, container.work_queues.routing)
     print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
     return 0
 

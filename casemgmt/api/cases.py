@@ -65,7 +65,8 @@ IF_MATCH: Final = _header(
 
 def case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The case view, with its version as the ETag."""
-    return case_state(case), status, {"ETag": etag(case.version)}
+    routing = current_container().work_queues.routing
+    return case_state(case, routing), status, {"ETag": etag(case.version)}
 
 
 def _stored(value: Any) -> Any:

@@ -97,7 +97,7 @@ class CaseView(Schema):
     queue = fields.String(
         **NULLABLE,
         metadata={
-            "description": "Always null here for now; the case list (GET /cases) shows the queue"
+            "description": "The work queue the routing rules give the case; null until triaged"
         },
     )
     assignee = fields.String(**NULLABLE)

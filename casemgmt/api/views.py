@@ -14,7 +14,7 @@ from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority
 
 if TYPE_CHECKING:
     from casemgmt.domain import Case
-    from casemgmt.projections import CaseSummary, QueueItem, QueueOverview
+    from casemgmt.projections import CaseSummary, QueueItem, QueueOverview, RoutingRules
 
 # What every event carries besides its own data; the history shows these beside `data`.
 _ENVELOPE: Final = frozenset(
@@ -31,8 +31,8 @@ _ENVELOPE: Final = frozenset(
 )
 
 
-def case_state(case: Case) -> dict[str, Any]:
-    """The case's attributes as `CaseView` dumps them."""
+def case_state(case: Case, routing: RoutingRules) -> dict[str, Any]:
+    """The case's attributes as `CaseView` dumps them; `routing` says which queue it is in."""
     return {
         "id": case.id,
         "reference": case.reference,
@@ -46,7 +46,7 @@ def case_state(case: Case) -> dict[str, Any]:
         "category": case.category,
         "priority": case.priority,
         "unit": case.unit,
-        "queue": None,
+        "queue": routing.queue_of(case),
         "assignee": case.assignee,
         "escalation_level": case.escalation_level,
         "received_at": case.received_at,
@@ -65,9 +65,9 @@ def case_state(case: Case) -> dict[str, Any]:
     }
 
 
-def case_view(case: Case) -> dict[str, Any]:
+def case_view(case: Case, routing: RoutingRules) -> dict[str, Any]:
     """The case as the API shows it, JSON-native."""
-    view: dict[str, Any] = CaseView().dump(case_state(case))
+    view: dict[str, Any] = CaseView().dump(case_state(case, routing))
     return view
 
 

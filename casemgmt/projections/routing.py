@@ -29,6 +29,8 @@ from casemgmt.domain import InquiryKind, InsuranceLine, Priority, Status
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+    from casemgmt.domain import Case
+
 # Statuses in which a case with nobody assigned waits for an agent to take it. A received case is
 # not routed until triage; one awaiting the citizen waits for the citizen, not for an agent.
 WAITING_FOR_AGENT: Final = frozenset({Status.TRIAGED.value, Status.IN_PROGRESS.value})
@@ -74,6 +76,36 @@ class Routable(Protocol):
 
 
 @dataclass(frozen=True)
+class _RoutedCase:
+    """A `Case` seen as routing sees it."""
+
+    case_id: Any
+    status: str
+    unit: str | None
+    category_line: str | None
+    category_kind: str | None
+    priority: str
+    assignee: str | None
+    queue: str | None
+    received_at: datetime
+
+    @classmethod
+    def of(cls, case: Case) -> _RoutedCase:
+        category = case.category
+        return cls(
+            case_id=case.id,
+            status=str(case.status),
+            unit=case.unit,
+            category_line=str(category.line) if category and category.line else None,
+            category_kind=str(category.kind) if category and category.kind else None,
+            priority=str(case.priority),
+            assignee=case.assignee,
+            queue=None,
+            received_at=case.received_at,
+        )
+
+
+@dataclass(frozen=True)
 class RoutingRule:
     """Cases matching every given condition go to `queue`; a condition left out matches all."""
 
@@ -103,6 +135,12 @@ class RoutingRules:
             if rule.matches(case):
                 return rule.queue
         return self.default_queue
+
+    def queue_of(self, case: Case) -> str | None:
+        """The queue a case belongs to, as the case list has it: none while it awaits triage."""
+        if case.status == Status.RECEIVED:
+            return None
+        return self.route(_RoutedCase.of(case))
 
     @property
     def queue_names(self) -> list[str]:

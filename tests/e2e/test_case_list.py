@@ -95,7 +95,9 @@ def test_a_listed_case_shows_its_summary(
     unit = new_unit()
     case = open_case(intake, unit=unit, received_at=T0.isoformat())
     triage = {"category": {"line": "unemployment", "kind": "benefit_status"}, "priority": "high"}
-    assert supervisor.act(case["id"], "triage", triage).status_code == 200
+    triaged = supervisor.act(case["id"], "triage", triage)
+    assert triaged.status_code == 200
+    assert (case["queue"], triaged.get_json()["queue"]) == (None, "unemployment")
     caught_up(projected)
 
     (item,) = listed(supervisor, unit=unit)["items"]
