@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
+import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -11,12 +14,13 @@ import pytest
 from yoyo import read_migrations
 
 from casemgmt.accounts import AccountError
-from casemgmt.bootstrap import StartupError, check_database
+from casemgmt.bootstrap import StartupError, build, check_database
 from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
 from casemgmt.migrations import MIGRATIONS_DIR, migrate, pending
 from casemgmt.persistence import schema
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
 from casemgmt.persistence.recorders import PostgresAggregateRecorder, PostgresApplicationRecorder
+from casemgmt.settings import SettingsError
 from tests.conftest import database_url_for
 
 if TYPE_CHECKING:
@@ -148,3 +152,33 @@ def test_an_unreachable_database_stops_start_up_with_one_clear_line() -> None:
     assert "cannot connect to the database at postgresql://casemgmt:***@127.0.0.1:1" in message
     assert "secret" not in message
     assert "CASEMGMT_DATABASE_URL" in message
+
+
+def test_a_cipher_key_in_the_settings_encrypts_what_the_care_centre_stores(
+    app_settings: Settings,
+) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    encrypted = build(replace(app_settings, cipher_key=key))
+    try:
+        requester = Requester(kind=RequesterKind.CITIZEN, id=None, name="Phạm Thị Encrypted")
+        case, _ = encrypted.care_centre.open_case(
+            channel=Channel.WEB_PORTAL,
+            subject="Tra cứu quá trình đóng",
+            requester=requester,
+            ctx=Context(Actor("portal", Role.INTAKE), datetime.now(UTC), "cipher", "api"),
+        )
+        (state,) = encrypted.datastore.execute(
+            "SELECT state FROM carecentre_events WHERE originator_id = %s", [case.id]
+        )[0]
+        assert "Phạm Thị Encrypted".encode() not in bytes(state)
+        assert b"Encrypted" not in bytes(state)
+        assert encrypted.care_centre.get_case(case.id).requester.name == "Phạm Thị Encrypted"
+    finally:
+        encrypted.close()
+
+
+def test_a_cipher_key_that_is_not_base64_of_a_key_is_refused_saying_how_to_make_one(
+    app_settings: Settings,
+) -> None:
+    with pytest.raises(SettingsError, match="16, 24 or 32 random bytes in base64"):
+        build(replace(app_settings, cipher_key="not-a-key"))
