@@ -108,8 +108,16 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
         accounts=Accounts(datastore),
         datastore=datastore,
         redis=redis_client,
-        projections=build_projections(care_centre, datastore, redis_client, routing=routing),
-        work_queues=WorkQueues(redis_client, care_centre, routing=routing),
+        projections=build_projections(
+            care_centre,
+            datastore,
+            redis_client,
+            routing=routing,
+            key_prefix=settings.redis_key_prefix,
+        ),
+        work_queues=WorkQueues(
+            redis_client, care_centre, routing=routing, key_prefix=settings.redis_key_prefix
+        ),
         servers=servers,
     )
 

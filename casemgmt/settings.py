@@ -28,6 +28,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("var"))
     sla_policy_path: Path | None = None
     cipher_key: str | None = None
+    redis_key_prefix: str = "casemgmt"
     pool_size: int = 8
     max_request_bytes: int = 1_000_000
 
@@ -41,6 +42,7 @@ class Settings:
             data_dir=Path(env.get("CASEMGMT_DATA_DIR") or "var"),
             sla_policy_path=Path(policy) if policy else None,
             cipher_key=env.get("CASEMGMT_CIPHER_KEY") or None,
+            redis_key_prefix=_key_prefix(env, "CASEMGMT_REDIS_PREFIX", "casemgmt"),
             pool_size=_positive_int(env, "CASEMGMT_POOL_SIZE", 8),
             max_request_bytes=_positive_int(env, "CASEMGMT_MAX_REQUEST_BYTES", 1_000_000),
         )
@@ -54,6 +56,18 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
         raise SettingsError(
             f"{name}={value!r} is not a URL casemgmt understands; "
             f"it must start with {' or '.join(schemes)}"
+        )
+    return value
+
+
+def _key_prefix(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if any(char in value for char in "{}*?[] \t\n"):
+        raise SettingsError(
+            f"{name}={value!r} may not contain braces, wildcards or spaces; "
+            "use letters, digits, '-', '_', ':' or '.'"
         )
     return value
 

@@ -155,9 +155,18 @@ def projected(container: Container) -> Iterator[Container]:
     own = dataclasses.replace(
         container,
         projections=build_projections(
-            container.care_centre, container.datastore, container.redis, routing=routing
+            container.care_centre,
+            container.datastore,
+            container.redis,
+            routing=routing,
+            key_prefix=container.settings.redis_key_prefix,
         ),
-        work_queues=WorkQueues(container.redis, container.care_centre, routing=routing),
+        work_queues=WorkQueues(
+            container.redis,
+            container.care_centre,
+            routing=routing,
+            key_prefix=container.settings.redis_key_prefix,
+        ),
     )
     with own.projections.worker(lock_retry_seconds=0.1):
         yield own

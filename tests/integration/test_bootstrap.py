@@ -21,7 +21,7 @@ from casemgmt.persistence import schema
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
 from casemgmt.persistence.recorders import PostgresAggregateRecorder, PostgresApplicationRecorder
 from casemgmt.settings import SettingsError
-from tests.conftest import database_url_for
+from tests.conftest import scratch_database
 
 if TYPE_CHECKING:
     from casemgmt.bootstrap import Container
@@ -77,14 +77,7 @@ def _migrate_in_child(url: str, results: multiprocessing.Queue[list[str]]) -> No
 
 def test_two_processes_starting_at_once_migrate_once(servers: Settings) -> None:
     assert servers.database_url is not None
-    admin = psycopg2.connect(servers.database_url)
-    admin.autocommit = True
-    name = "casemgmt_test_race"
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = database_url_for(servers.database_url, name)
-    try:
+    with scratch_database(servers.database_url, "casemgmt_test_race", migrated=False) as url:
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue[list[str]] = context.Queue()
         children = [
@@ -100,10 +93,6 @@ def test_two_processes_starting_at_once_migrate_once(servers: Settings) -> None:
         assert outcomes[1] == [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
         assert outcomes[1][:2] == ["0001.event-store", "0002.accounts"]
         assert pending(url) == []
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 def test_an_account_token_authenticates_and_is_stored_only_as_a_hash(container: Container) -> None:
@@ -158,7 +147,14 @@ def test_a_cipher_key_in_the_settings_encrypts_what_the_care_centre_stores(
     app_settings: Settings,
 ) -> None:
     key = base64.b64encode(os.urandom(32)).decode()
-    encrypted = build(replace(app_settings, cipher_key=key))
+    # A database of its own: the session's shared one must stay readable without the key.
+    assert app_settings.database_url is not None
+    with scratch_database(app_settings.database_url, f"casemgmt_cipher_{os.getpid()}") as url:
+        encrypted = build(replace(app_settings, database_url=url, cipher_key=key))
+        _check_encrypted(encrypted)
+
+
+def _check_encrypted(encrypted: Container) -> None:
     try:
         requester = Requester(kind=RequesterKind.CITIZEN, id=None, name="Phạm Thị Encrypted")
         case, _ = encrypted.care_centre.open_case(

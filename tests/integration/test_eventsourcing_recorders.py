@@ -32,7 +32,7 @@ if TYPE_CHECKING:
         ProcessRecorder,
     )
 
-SCHEMA = "es_recorder_tests"
+SCHEMA = f"es_recorder_tests_{os.getpid()}"
 
 
 def _admin() -> Datastore:

@@ -21,15 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-import psycopg2
 import redis
 
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Context, Role
-from casemgmt.migrations import migrate
 from casemgmt.projections import WorkQueues, build_projections
 from casemgmt.projections.queue_store import QueueKeys
-from tests.conftest import database_url_for
+from tests.conftest import scratch_database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -68,34 +66,25 @@ def fresh_setup(servers: Settings, *, redis_db: int | None = None) -> Iterator[S
     """A new database and key prefix, dropped and deleted when the block ends."""
     assert servers.database_url is not None and servers.redis_url is not None
     name = f"casemgmt_projection_{os.getpid()}_{next(_databases)}"
-    admin = psycopg2.connect(servers.database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = database_url_for(servers.database_url, name)
-    migrate(url)
     redis_url = (
         servers.redis_url if redis_db is None else with_redis_db(servers.redis_url, redis_db)
     )
-    container = build(dataclasses.replace(servers, database_url=url, redis_url=redis_url))
-    prefix = f"test-{uuid4().hex[:10]}"
-    try:
-        yield Setup(
-            container=container,
-            projections=build_projections(
-                container.care_centre, container.datastore, container.redis, key_prefix=prefix
-            ),
-            queues=WorkQueues(container.redis, container.care_centre, key_prefix=prefix),
-            key_prefix=prefix,
-        )
-    finally:
-        for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
-            container.redis.unlink(key)
-        container.close()
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    with scratch_database(servers.database_url, name) as url:
+        container = build(dataclasses.replace(servers, database_url=url, redis_url=redis_url))
+        prefix = f"test-{uuid4().hex[:10]}"
+        try:
+            yield Setup(
+                container=container,
+                projections=build_projections(
+                    container.care_centre, container.datastore, container.redis, key_prefix=prefix
+                ),
+                queues=WorkQueues(container.redis, container.care_centre, key_prefix=prefix),
+                key_prefix=prefix,
+            )
+        finally:
+            for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
+                container.redis.unlink(key)
+            container.close()
 
 
 def with_redis_db(url: str, db: int) -> str:

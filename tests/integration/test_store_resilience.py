@@ -14,6 +14,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
+from tests.conftest import scratch_database
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from uuid import UUID
@@ -50,11 +52,8 @@ def _admin(database: str | None = None) -> psycopg2.extensions.connection:
 def database() -> Iterator[str]:
     """A database of this test's own, so killing its connections cannot hurt anyone else's."""
     name = f"casemgmt_resilience_{uuid.uuid4().hex[:12]}"
-    with closing(_admin()) as admin, admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with closing(_admin()) as admin, admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(os.environ["CASEMGMT_DATABASE_URL"], name, migrated=False):
+        yield name
 
 
 @pytest.fixture
