@@ -97,6 +97,7 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
     assert settings.redis_url is not None
     routing = routing_rules(settings)
     datastore = Datastore(ConnectionPool(settings.database_url, size=4))
+    key_prefix = redis_key_prefix(settings, datastore)
     redis_client = redis.Redis.from_url(settings.redis_url)
     care_centre = CareCentre(
         env=application_env(settings),
@@ -113,13 +114,21 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
             datastore,
             redis_client,
             routing=routing,
-            key_prefix=settings.redis_key_prefix,
+            key_prefix=key_prefix,
         ),
-        work_queues=WorkQueues(
-            redis_client, care_centre, routing=routing, key_prefix=settings.redis_key_prefix
-        ),
+        work_queues=WorkQueues(redis_client, care_centre, routing=routing, key_prefix=key_prefix),
         servers=servers,
     )
+
+
+def redis_key_prefix(settings: Settings, datastore: Datastore) -> str:
+    """The configured prefix plus this event store's identity (migration 0004).
+
+    Positions kept in Redis then belong to one event store: pointed at another database, the work
+    queues start from nothing and replay its log instead of trusting a stranger's position.
+    """
+    (store_id,) = datastore.execute("SELECT id FROM event_store_identity")[0]
+    return f"{settings.redis_key_prefix}:{str(store_id)[:8]}"
 
 
 def routing_rules(settings: Settings) -> RoutingRules:

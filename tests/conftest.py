@@ -48,7 +48,7 @@ def servers() -> Iterator[Settings]:
         os.environ["CASEMGMT_REDIS_PREFIX"] = prefix
         yield running.settings(settings)
         client = redis.Redis.from_url(running.redis_url)
-        for key in client.scan_iter(match=f"{{{prefix}}}*"):
+        for key in client.scan_iter(match=f"{{{prefix}:*"):
             client.unlink(key)
         client.close()
 

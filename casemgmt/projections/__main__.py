@@ -12,7 +12,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from casemgmt.bootstrap import build
-from casemgmt.projections.queue_store import DEFAULT_KEY_PREFIX
 from casemgmt.projections.registry import build_projections
 from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, run_until_signalled
 from casemgmt.settings import Settings
@@ -24,7 +23,9 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m casemgmt.projections", description=__doc__)
     parser.add_argument("--only", action="append", help="run this projection (repeatable)")
-    parser.add_argument("--key-prefix", default=DEFAULT_KEY_PREFIX, help="Redis key prefix")
+    parser.add_argument(
+        "--key-prefix", help="exact Redis key prefix (default: the one casemgmt serve uses)"
+    )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--lock-retry-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
@@ -36,12 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     container = build(settings)
     try:
-        projections = build_projections(
-            container.care_centre,
-            container.datastore,
-            container.redis,
-            key_prefix=args.key_prefix,
-        )
+        projections = container.projections
+        if args.key_prefix:
+            projections = build_projections(
+                container.care_centre,
+                container.datastore,
+                container.redis,
+                routing=container.work_queues.routing,
+                key_prefix=args.key_prefix,
+            )
         worker = projections.worker(
             args.only, batch_size=args.batch_size, lock_retry_seconds=args.lock_retry_seconds
         )

@@ -159,13 +159,13 @@ def projected(container: Container) -> Iterator[Container]:
             container.datastore,
             container.redis,
             routing=routing,
-            key_prefix=container.settings.redis_key_prefix,
+            key_prefix=container.work_queues.keys.prefix,
         ),
         work_queues=WorkQueues(
             container.redis,
             container.care_centre,
             routing=routing,
-            key_prefix=container.settings.redis_key_prefix,
+            key_prefix=container.work_queues.keys.prefix,
         ),
     )
     with own.projections.worker(lock_retry_seconds=0.1):

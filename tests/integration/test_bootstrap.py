@@ -178,3 +178,17 @@ def test_a_cipher_key_that_is_not_base64_of_a_key_is_refused_saying_how_to_make_
 ) -> None:
     with pytest.raises(SettingsError, match="16, 24 or 32 random bytes in base64"):
         build(replace(app_settings, cipher_key="not-a-key"))
+
+
+def test_two_event_stores_sharing_one_redis_and_prefix_keep_their_queues_apart(
+    app_settings: Settings, container: Container
+) -> None:
+    assert app_settings.database_url is not None
+    with scratch_database(app_settings.database_url, f"casemgmt_other_{os.getpid()}") as url:
+        other = build(replace(app_settings, database_url=url))
+        try:
+            assert other.settings.redis_key_prefix == container.settings.redis_key_prefix
+            assert other.work_queues.keys.prefix != container.work_queues.keys.prefix
+            assert other.work_queues.keys.prefix.startswith(app_settings.redis_key_prefix + ":")
+        finally:
+            other.close()
