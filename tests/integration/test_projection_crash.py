@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from casemgmt.projections.workload import CaseTraffic
-from tests.integration.test_projection_support import (
+from tests.integration.projection_support import (
     Setup,
     WorkerProcess,
     fresh_setup,

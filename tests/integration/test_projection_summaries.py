@@ -24,7 +24,7 @@ from casemgmt.domain import (
 )
 from casemgmt.projections import CaseSummary, PositionMoved, search_cases
 from casemgmt.projections.workload import CaseTraffic
-from tests.integration.test_projection_support import (
+from tests.integration.projection_support import (
     Setup,
     fresh_setup,
     queue_states,

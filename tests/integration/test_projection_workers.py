@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from casemgmt.projections.workload import CaseTraffic
-from tests.integration.test_projection_support import Setup, WorkerProcess, fresh_setup, wait_for
+from tests.integration.projection_support import Setup, WorkerProcess, fresh_setup, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

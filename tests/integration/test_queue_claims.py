@@ -25,7 +25,7 @@ from casemgmt.domain import (
 from casemgmt.projections import search_cases
 from casemgmt.projections.queues import release_expired_claims
 from casemgmt.projections.workload import CaseTraffic
-from tests.integration.test_projection_support import Setup, agent_context, fresh_setup
+from tests.integration.projection_support import Setup, agent_context, fresh_setup
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
