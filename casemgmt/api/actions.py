@@ -1,7 +1,8 @@
 """The actions on a case as the API offers them: body schema, summary, and the command it gives.
 
-Each command takes the parsed body and calls one method of `CareCentre`; the one exception is
-`assign`, which first reads the case to tell assigning from reassigning (a supervisor's call).
+Each command takes the parsed body and calls one method of `CareCentre`; the exceptions are
+`assign` and `unassign`, which first read the case to tell whether it is someone else's: taking a
+case from another agent is reassigning it, a supervisor's call.
 """
 
 from __future__ import annotations
@@ -10,11 +11,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from casemgmt.api import schemas
-from casemgmt.api.permissions import assignment_operation, authorize
+from casemgmt.api.permissions import (
+    Operation,
+    assignment_operation,
+    authorize,
+    unassignment_operation,
+)
 from casemgmt.application import ConcurrentUpdate, StaleVersion
 from casemgmt.domain import Action
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from uuid import UUID
 
     from marshmallow import Schema
@@ -54,22 +61,49 @@ def _triage(c: CareCentre, id: UUID, b: dict[str, Any], ctx: Context, v: int | N
 
 def _assign(c: CareCentre, id: UUID, b: dict[str, Any], ctx: Context, v: int | None) -> Case:
     agent = b.get("agent") or ctx.actor.id
+    return _decided_on_read(
+        c,
+        id,
+        ctx,
+        v,
+        operation_of=assignment_operation,
+        command=lambda version: c.assign(id, agent, ctx, expected_version=version),
+    )
+
+
+def _unassign(c: CareCentre, id: UUID, _: dict[str, Any], ctx: Context, v: int | None) -> Case:
+    return _decided_on_read(
+        c,
+        id,
+        ctx,
+        v,
+        operation_of=unassignment_operation,
+        command=lambda version: c.unassign(id, ctx, expected_version=version),
+    )
+
+
+def _decided_on_read(
+    c: CareCentre,
+    id: UUID,
+    ctx: Context,
+    v: int | None,
+    *,
+    operation_of: Callable[[Case, str], Operation],
+    command: Callable[[int], Case],
+) -> Case:
+    """Authorise on the case as read, then command exactly that version (retried if it moved)."""
     for _ in range(_ASSIGN_ATTEMPTS):
         case = c.get_case(id)
-        authorize(ctx.actor.role, assignment_operation(case, ctx.actor.id))
+        authorize(ctx.actor.role, operation_of(case, ctx.actor.id))
         if v is not None and v != case.version:
             raise StaleVersion(id, v, case.version)
         try:
             # The permission was decided on this version, so the command must change this one.
-            return c.assign(id, agent, ctx, expected_version=case.version)
+            return command(case.version)
         except StaleVersion:
             if v is not None:
                 raise
     raise ConcurrentUpdate(id)
-
-
-def _unassign(c: CareCentre, id: UUID, _: dict[str, Any], ctx: Context, v: int | None) -> Case:
-    return c.unassign(id, ctx, expected_version=v)
 
 
 def _reply(c: CareCentre, id: UUID, b: dict[str, Any], ctx: Context, v: int | None) -> Case:

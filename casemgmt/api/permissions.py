@@ -86,3 +86,10 @@ def assignment_operation(case: Case, caller: str) -> Operation:
     if case.assignee is not None and case.assignee != caller:
         return Operation.REASSIGN
     return Operation.ASSIGN
+
+
+def unassignment_operation(case: Case, caller: str) -> Operation:
+    """Taking a case from another agent is reassigning it; giving up one's own is unassigning."""
+    if case.assignee is not None and case.assignee != caller:
+        return Operation.REASSIGN
+    return Operation.UNASSIGN

@@ -83,6 +83,25 @@ def test_an_agent_assigns_but_only_a_supervisor_triages_transfers_and_reassigns(
     assert moved.get_json()["unit"] == "hue"
 
 
+def test_an_agent_cannot_take_another_agents_case_by_unassigning_it(
+    intake: Caller, caller: Callable[[Role], Caller], supervisor: Caller
+) -> None:
+    holder, other = caller(Role.AGENT), caller(Role.AGENT)
+    case_id = open_case(intake)["id"]
+    assert holder.act(case_id, "assign", {}).status_code == 200
+
+    refused = other.act(case_id, "unassign", {})
+    assert refused.status_code == 403
+    assert refused.get_json()["detail"] == "the role agent may not reassign"
+    assert other.act(case_id, "assign", {}).status_code == 403
+
+    assert supervisor.act(case_id, "unassign", {}).status_code == 200
+    assert holder.act(case_id, "assign", {}).status_code == 200
+    given_up = holder.act(case_id, "unassign", {})  # their own case
+    assert given_up.status_code == 200
+    assert given_up.get_json()["assignee"] is None
+
+
 def test_an_admin_may_do_everything(intake: Caller, admin: Caller) -> None:
     case = open_case(admin)
 
