@@ -130,7 +130,12 @@ class ConnectionPool:
             try:
                 yield conn
             except psycopg2.Error as error:
-                self._checkin(conn, born, healthy=not is_connection_lost(error))
+                lost = is_connection_lost(error)
+                self._checkin(conn, born, healthy=not lost)
+                if lost:
+                    # After a server restart every idle connection is dead too; dropping them
+                    # now lets the retry get a live one instead of burning attempts on them.
+                    self._close_idle()
                 raise translate(error) from error
             except BaseException:
                 self._checkin(conn, born, healthy=False)
@@ -163,6 +168,9 @@ class ConnectionPool:
 
     def close(self) -> None:
         self._closed = True
+        self._close_idle()
+
+    def _close_idle(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
         for conn, _ in idle:

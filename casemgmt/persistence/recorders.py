@@ -111,7 +111,11 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         ]
 
     def _write(
-        self, query: str, params: Sequence[Any], stored_events: Sequence[StoredEvent]
+        self,
+        query: str,
+        params: Sequence[Any],
+        stored_events: Sequence[StoredEvent],
+        **kwargs: Any,
     ) -> list[tuple[Any, ...]]:
         """Write once; after a lost connection, write again and accept our own earlier commit.
 
@@ -127,13 +131,13 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         try:
             return self.datastore.execute(query, params, retries=3)
         except IntegrityError:
-            recorded = self._already_recorded(stored_events)
+            recorded = self._already_recorded(stored_events, **kwargs)
             if recorded is None:
                 raise
             return recorded
 
     def _already_recorded(
-        self, stored_events: Sequence[StoredEvent]
+        self, stored_events: Sequence[StoredEvent], **_: Any
     ) -> list[tuple[Any, ...]] | None:
         if not stored_events:
             return None
@@ -193,7 +197,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         statements, params = self._write_statements(stored_events, **kwargs)
         if not statements:
             return []
-        rows = self._write("; ".join(statements), params, stored_events)
+        rows = self._write("; ".join(statements), params, stored_events, **kwargs)
         return [row[0] for row in rows] if stored_events else []
 
     def _write_statements(
@@ -372,6 +376,16 @@ class PostgresProcessRecorder(
             [self.insert_tracking_statement, *statements],
             [*self.tracking_params(tracking), *params],
         )
+
+    def _already_recorded(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> list[tuple[Any, ...]] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        if stored_events or tracking is None:
+            return super()._already_recorded(stored_events)
+        # A position alone: if it stands at or past ours, what we meant to record is recorded.
+        position = self.max_tracking_id(tracking.application_name)
+        return [] if position is not None and position >= tracking.notification_id else None
 
 
 def _values_of(stored_events: Sequence[StoredEvent]) -> list[Any]:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import closing
-from typing import TYPE_CHECKING
+from contextlib import ExitStack, closing
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 
+from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.persistence.recorders import PostgresProcessRecorder
 from tests.conftest import scratch_database
 
 if TYPE_CHECKING:
@@ -115,3 +117,65 @@ def test_a_second_save_of_the_same_version_is_refused(desk: Desk) -> None:
         desk.save(stale)
 
     assert desk.repository.get(inquiry_id).notes == ["called back"]
+
+
+class AnswerLostOnce(Datastore):
+    """A datastore whose first write commits but whose answer never arrives (a dropped link)."""
+
+    def __init__(self, pool: ConnectionPool, *, schema: str = "public") -> None:
+        super().__init__(pool, schema=schema)
+        self.answers_to_lose = 1
+
+    def execute(self, query: str, params: Any = None, *, retries: int = 3) -> list[Any]:
+        rows = super().execute(query, params, retries=retries)
+        if retries == 0 and self.answers_to_lose:
+            self.answers_to_lose -= 1
+            lost = psycopg2.OperationalError("server closed the connection unexpectedly")
+            raise OperationalError(str(lost)) from lost
+        return rows
+
+
+@pytest.fixture
+def process_recorder(database: str) -> Iterator[tuple[PostgresProcessRecorder, AnswerLostOnce]]:
+    datastore = AnswerLostOnce(ConnectionPool(_url_of(database), size=2))
+    recorder = PostgresProcessRecorder(
+        datastore, events_table_name="events", tracking_table_name="tracking"
+    )
+    recorder.create_table()
+    yield recorder, datastore
+    datastore.close()
+
+
+def test_events_committed_before_the_answer_was_lost_are_reported_recorded(
+    process_recorder: tuple[PostgresProcessRecorder, AnswerLostOnce],
+) -> None:
+    recorder, _ = process_recorder
+    event = StoredEvent(originator_id=uuid.uuid4(), originator_version=1, topic="t", state=b"s")
+    assert recorder.insert_events([event]) == [1]
+    assert len(recorder.select_events(event.originator_id)) == 1
+
+
+def test_a_position_committed_before_the_answer_was_lost_is_reported_recorded(
+    process_recorder: tuple[PostgresProcessRecorder, AnswerLostOnce],
+) -> None:
+    recorder, _ = process_recorder
+    assert recorder.insert_events([], tracking=Tracking("upstream", 5)) == []
+    assert recorder.max_tracking_id("upstream") == 5
+    with pytest.raises(IntegrityError):  # a genuinely stale position is still refused
+        recorder.insert_events([], tracking=Tracking("upstream", 4))
+
+
+def test_after_a_restart_one_retry_is_enough_however_many_idle_connections_died(
+    database: str,
+) -> None:
+    pool = ConnectionPool(_url_of(database), size=6)
+    datastore = Datastore(pool)
+    try:
+        with ExitStack() as borrowed:  # six connections in use at once, then idle in the pool
+            for _ in range(6):
+                borrowed.enter_context(pool.connection())
+        assert kill_casemgmt_connections(database) == 6
+
+        assert datastore.execute("SELECT 1", retries=1) == [(1,)]
+    finally:
+        datastore.close()
