@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, redirect
 
-from casemgmt.api import cases, health, queues
+from casemgmt.api import cases, health, metrics, queues
 from casemgmt.api.context import EXTENSION, begin_request, end_request
 from casemgmt.api.errors import register_error_handlers
 from casemgmt.api.openapi import BEARER_AUTH, CareCentreApi
@@ -58,6 +58,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     api.register_blueprint(cases.blp)
     api.register_blueprint(queues.blp)
     api.register_blueprint(health.blp)
+    app.register_blueprint(metrics.blp)
     app.add_url_rule("/api/v1/docs", "docs", _to_docs)
     return app
 
