@@ -25,7 +25,7 @@ from casemgmt.domain import InvalidCommand
 from casemgmt.embedded import EmbeddedServerError, ensure_servers
 from casemgmt.migrations import migrate
 from casemgmt.projections import UnknownProjection, progress_bar
-from casemgmt.projections.runner import run_until_signalled
+from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, run_until_signalled
 from casemgmt.serving import serve
 from casemgmt.settings import Settings, SettingsError
 
@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run the projections until stopped")
     worker.add_argument("--only", action="append", metavar="NAME", help="run only these")
+    worker.add_argument(
+        "--batch-size", type=_positive, default=DEFAULT_BATCH_SIZE, help="events per transaction"
+    )
     worker.set_defaults(command=_worker)
 
     rebuild = commands.add_parser("rebuild", help="recreate projections from the event store")
@@ -134,7 +137,7 @@ def _worker(args: argparse.Namespace) -> int:
     with _started() as container:
         for name in args.only or []:
             container.projections[name]  # an unknown name fails here, naming the known ones
-        run_until_signalled(container.projections.worker(args.only))
+        run_until_signalled(container.projections.worker(args.only, batch_size=args.batch_size))
     return 0
 
 
@@ -185,6 +188,16 @@ def _started() -> Iterator[Container]:
         yield container
     finally:
         container.close()
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
+    return value
 
 
 def _parse_case_id(raw: str) -> UUID:

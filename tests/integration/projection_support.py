@@ -25,7 +25,7 @@ import redis
 
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Context, Role
-from casemgmt.projections import WorkQueues, build_projections
+from casemgmt.projections import WorkQueues
 from casemgmt.projections.queue_store import QueueKeys
 from tests.conftest import scratch_database
 
@@ -70,15 +70,19 @@ def fresh_setup(servers: Settings, *, redis_db: int | None = None) -> Iterator[S
         servers.redis_url if redis_db is None else with_redis_db(servers.redis_url, redis_db)
     )
     with scratch_database(servers.database_url, name) as url:
-        container = build(dataclasses.replace(servers, database_url=url, redis_url=redis_url))
-        prefix = f"test-{uuid4().hex[:10]}"
+        settings = dataclasses.replace(
+            servers,
+            database_url=url,
+            redis_url=redis_url,
+            redis_key_prefix=f"test-{uuid4().hex[:10]}",
+        )
+        container = build(settings)
+        prefix = container.work_queues.keys.prefix
         try:
             yield Setup(
                 container=container,
-                projections=build_projections(
-                    container.care_centre, container.datastore, container.redis, key_prefix=prefix
-                ),
-                queues=WorkQueues(container.redis, container.care_centre, key_prefix=prefix),
+                projections=container.projections,
+                queues=container.work_queues,
                 key_prefix=prefix,
             )
         finally:
@@ -127,7 +131,7 @@ def queue_states(setup: Setup) -> dict[bytes, bytes]:
 
 
 class WorkerProcess:
-    """`python -m casemgmt.projections` on the test's database and key prefix."""
+    """`casemgmt worker` on the test's database and key prefix."""
 
     def __init__(self, setup: Setup, *, batch_size: int = 100) -> None:
         self.setup = setup
@@ -140,13 +144,13 @@ class WorkerProcess:
             **os.environ,
             "CASEMGMT_DATABASE_URL": self.setup.database_url,
             "CASEMGMT_REDIS_URL": self.setup.redis_url,
+            "CASEMGMT_REDIS_PREFIX": self.setup.container.settings.redis_key_prefix,
         }
         command = [
             sys.executable,
             "-m",
-            "casemgmt.projections",
-            "--key-prefix",
-            self.setup.key_prefix,
+            "casemgmt.cli",
+            "worker",
             "--batch-size",
             str(self.batch_size),
         ]
