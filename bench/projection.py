@@ -6,7 +6,7 @@ In one run, on a database of its own (created on the server named, migrated, dro
   against a raw psycopg2 baseline that reads the same events with a plain SELECT, decodes their
   JSON, folds them into the same rows in memory and upserts them in batches with execute_values;
   the two tables are checked to be equal, so both did the same work;
-* **lag**: a worker process (`python -m casemgmt.projections`) follows the log while one writer
+* **lag**: a worker process (`casemgmt worker`) follows the log while one writer
   commits events at a steady rate; the time from each commit until the projection's stored position
   covers it (polled every millisecond) is the commit-to-visible lag, per projection.
 
@@ -39,7 +39,6 @@ import psycopg2.extras
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Category, Context, InquiryKind, InsuranceLine, Priority, Role
 from casemgmt.migrations import migrate
-from casemgmt.projections import build_projections
 from casemgmt.projections.routing import DEFAULT_ROUTING
 from casemgmt.projections.summary import COLUMNS
 from casemgmt.projections.text import fold
@@ -84,10 +83,8 @@ def bench_database(server_url: str) -> Iterator[str]:
 # -- rebuild against a raw psycopg2 baseline ----------------------------------------------------
 
 
-def timed_rebuild(container: Container, name: str, key_prefix: str) -> float:
-    projections = build_projections(
-        container.care_centre, container.datastore, container.redis, key_prefix=key_prefix
-    )
+def timed_rebuild(container: Container, name: str) -> float:
+    projections = container.projections
     started = time.perf_counter()
     projections.rebuild(name, batch_size=BATCH)
     return time.perf_counter() - started
@@ -284,24 +281,21 @@ class SteadyWriter:
         self.committed.append((recording.notification.id, time.perf_counter()))
 
 
-def measure_lag(
-    container: Container, key_prefix: str, rate: float, seconds: float
-) -> dict[str, list[float]]:
+def measure_lag(container: Container, rate: float, seconds: float) -> dict[str, list[float]]:
     settings = container.settings
     env = {
         **os.environ,
         "CASEMGMT_DATABASE_URL": settings.database_url or "",
         "CASEMGMT_REDIS_URL": settings.redis_url or "",
+        "CASEMGMT_REDIS_PREFIX": settings.redis_key_prefix,
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "casemgmt.projections", "--key-prefix", key_prefix],
+        [sys.executable, "-m", "casemgmt.cli", "worker"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    projections = build_projections(
-        container.care_centre, container.datastore, container.redis, key_prefix=key_prefix
-    )
+    projections = container.projections
     try:
         deadline = time.monotonic() + 60
         while len(projections.holders()) < len(projections.names) or not all(
@@ -358,10 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the lag load")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-    key_prefix = f"bench-{uuid.uuid4().hex[:8]}"
 
     with bench_database(args.database_url) as url:
-        container = build(Settings(database_url=url, redis_url=args.redis_url))
+        container = build(
+            Settings(
+                database_url=url,
+                redis_url=args.redis_url,
+                redis_key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
+            )
+        )
         try:
             with closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
                 cursor.execute("SHOW server_version")
@@ -376,20 +375,17 @@ def main(argv: list[str] | None = None) -> int:
             )[0][0]
             print(f"{events} events of {cases} cases; best of {args.rounds} rounds each\n")
 
-            library = min(
-                timed_rebuild(container, "case_summaries", key_prefix) for _ in range(args.rounds)
-            )
+            library = min(timed_rebuild(container, "case_summaries") for _ in range(args.rounds))
             baseline = min(raw_baseline(url) for _ in range(args.rounds))
-            queues = min(
-                timed_rebuild(container, "work_queues", key_prefix) for _ in range(args.rounds)
-            )
+            queues = min(timed_rebuild(container, "work_queues") for _ in range(args.rounds))
             equal = same_tables(url)
             rate, base_rate = events / library, events / baseline
 
             print(f"measuring the lag under {args.rate:g} events/s for {args.seconds:g}s …")
-            lags = measure_lag(container, key_prefix, args.rate, args.seconds)
+            lags = measure_lag(container, args.rate, args.seconds)
         finally:
-            for key in container.redis.scan_iter(match=f"{{{key_prefix}}}*"):
+            prefix = container.work_queues.keys.prefix
+            for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
                 container.redis.unlink(key)
             container.close()
 

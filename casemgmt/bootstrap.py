@@ -76,18 +76,35 @@ class Container:
             self.servers.stop()
 
 
-def start(settings: Settings, *, run_migrations: bool = True) -> Container:
-    """Connect to (or start) the servers, bring the schema up to date, build the application."""
+@dataclass
+class Prepared:
+    """Servers running (embedded ones started), the database reachable and migrated."""
+
+    servers: EmbeddedServers
+    settings: Settings  # with the embedded servers' URLs filled in
+    applied: list[str]  # the migrations applied just now
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Connect to (or start) the servers and bring the schema up to date; stop them on failure."""
     servers = ensure_servers(settings)
     try:
         settings = servers.settings(settings)
         assert settings.database_url is not None
         check_database(settings.database_url)
-        if run_migrations:
-            migrate(settings.database_url)
-        return build(settings, servers)
+        return Prepared(servers, settings, migrate(settings.database_url))
     except BaseException:
         servers.stop()
+        raise
+
+
+def start(settings: Settings) -> Container:
+    """`prepare` the servers and schema, then build the application on them."""
+    prepared = prepare(settings)
+    try:
+        return build(prepared.settings, prepared.servers)
+    except BaseException:
+        prepared.servers.stop()
         raise
 
 

@@ -20,10 +20,9 @@ from eventsourcing.persistence import PersistenceError
 from casemgmt.accounts import ACCOUNT_ROLES, AccountError
 from casemgmt.api.views import case_view  # the same shape as GET /api/v1/cases/{id}
 from casemgmt.application import CaseNotFound
-from casemgmt.bootstrap import StartupError, check_database, start
+from casemgmt.bootstrap import StartupError, prepare, start
 from casemgmt.domain import InvalidCommand
-from casemgmt.embedded import EmbeddedServerError, ensure_servers
-from casemgmt.migrations import migrate
+from casemgmt.embedded import EmbeddedServerError
 from casemgmt.projections import UnknownProjection, progress_bar
 from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, run_until_signalled
 from casemgmt.serving import serve
@@ -115,14 +114,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    with ensure_servers(settings) as servers:
-        settings = servers.settings(settings)
-        assert settings.database_url is not None
-        check_database(settings.database_url)
-        migrate(settings.database_url)
+    # Only prepared here: each gunicorn worker builds its own container after the fork.
+    prepared = prepare(Settings.from_env())
+    with prepared.servers:
         serve(
-            settings,
+            prepared.settings,
             host=args.host,
             port=args.port,
             workers=args.workers,
@@ -154,11 +150,9 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    settings = Settings.from_env()
-    with ensure_servers(settings) as servers:
-        url = servers.database_url
-        check_database(url)
-        applied = migrate(url)
+    prepared = prepare(Settings.from_env())
+    prepared.servers.stop()
+    applied = prepared.applied
     print(f"applied: {', '.join(applied)}" if applied else "the schema is up to date")
     return 0
 
