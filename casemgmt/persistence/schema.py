@@ -25,27 +25,24 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_EVENT_COLUMNS = (
+    " originator_id uuid NOT NULL,"
+    " originator_version bigint NOT NULL,"
+    " topic text NOT NULL,"
+    " state bytea NOT NULL,"
+)
+_EVENT_KEY = " PRIMARY KEY (originator_id, originator_version))"
+
+
 def aggregate_events_table(schema: str, table: str) -> list[str]:
-    return [
-        f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ("
-        " originator_id uuid NOT NULL,"
-        " originator_version bigint NOT NULL,"
-        " topic text NOT NULL,"
-        " state bytea NOT NULL,"
-        " PRIMARY KEY (originator_id, originator_version))"
-    ]
+    return [f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ({_EVENT_COLUMNS}{_EVENT_KEY}"]
 
 
 def application_events_table(schema: str, table: str) -> list[str]:
     index = _ident(f"{table}_notification_id_idx")
     return [
-        f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ("
-        " originator_id uuid NOT NULL,"
-        " originator_version bigint NOT NULL,"
-        " topic text NOT NULL,"
-        " state bytea NOT NULL,"
-        " notification_id bigserial NOT NULL,"
-        " PRIMARY KEY (originator_id, originator_version))",
+        f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ({_EVENT_COLUMNS}"
+        f" notification_id bigserial NOT NULL,{_EVENT_KEY}",
         f"CREATE UNIQUE INDEX IF NOT EXISTS {index} "
         f"ON {qualified(schema, table)} (notification_id)",
     ]
