@@ -36,14 +36,16 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 import psycopg2.extras
 
+# The realistic traffic is the tests' (tests/support/workload.py); run from the repository root.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Category, Context, InquiryKind, InsuranceLine, Priority, Role
-from casemgmt.migrations import migrate
-from casemgmt.projections.routing import DEFAULT_ROUTING
-from casemgmt.projections.summary import COLUMNS
-from casemgmt.projections.text import fold
-from casemgmt.projections.workload import CaseTraffic
+from casemgmt.domain.routing import DEFAULT_ROUTING
+from casemgmt.persistence.migrations import migrate
+from casemgmt.readmodels.case_summary import COLUMNS
+from casemgmt.readmodels.text import fold
 from casemgmt.settings import Settings
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -110,7 +112,7 @@ def _baseline_fold(
     version: int,
     data: dict[str, Any],
 ) -> None:
-    """The same fold as `casemgmt.projections.summary.evolve`, written out on plain dicts."""
+    """The same fold as `casemgmt.readmodels.case_summary.evolve`, written out on plain dicts."""
     if name == "Received":
         category = data["category"]
         text = data["subject"] + (f"\n{data['body']}" if data["body"] else "")

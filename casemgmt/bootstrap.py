@@ -15,39 +15,27 @@ from typing import TYPE_CHECKING
 import redis
 from eventsourcing.persistence import PersistenceError
 
-from casemgmt.accounts import Accounts
-from casemgmt.application import CareCentre, ReferenceNumbers
+from casemgmt.application import CareCentre, Claims
+from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.embedded import EmbeddedServers, ensure_servers
-from casemgmt.migrations import migrate
-from casemgmt.persistence.datastore import ConnectionPool, Datastore
-from casemgmt.projections import (
-    DEFAULT_ROUTING,
-    Projections,
-    RoutingError,
-    RoutingRules,
-    WorkQueues,
-    build_projections,
-)
+from casemgmt.persistence.accounts import Accounts
+from casemgmt.persistence.datastore import ConnectionPool
+from casemgmt.persistence.migrations import migrate
+from casemgmt.persistence.recorders import PostgresApplicationRecorder
+from casemgmt.persistence.references import SequenceReferences
+from casemgmt.queries import TakenCase, WorkQueues
+from casemgmt.runtime import Projections, build_projections
 from casemgmt.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from casemgmt.application import ReferenceNumbers
+    from casemgmt.persistence.datastore import Datastore
+
 
 class StartupError(RuntimeError):
     """casemgmt cannot start; the message is one line saying what is wrong and how to fix it."""
-
-
-class SequenceReferences(ReferenceNumbers):
-    """Case references numbered by a PostgreSQL sequence: unique across processes and restarts."""
-
-    def __init__(self, datastore: Datastore, prefix: str = "CC") -> None:
-        self.datastore = datastore
-        self.prefix = prefix
-
-    def next_reference(self, received_at: datetime) -> str:
-        number = self.datastore.execute("SELECT nextval('case_reference_seq')")[0][0]
-        return f"{self.prefix}-{received_at.year}-{number:06d}"
 
 
 def utc_now() -> datetime:
@@ -60,17 +48,18 @@ class Container:
 
     settings: Settings
     care_centre: CareCentre
+    claims: Claims[TakenCase]
     accounts: Accounts
-    datastore: Datastore
+    datastore: Datastore  # the one connection pool of the process, shared with the event store
     redis: redis.Redis[bytes]
     projections: Projections
     work_queues: WorkQueues
+    routing: RoutingRules
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
     def close(self) -> None:
-        self.care_centre.close()
-        self.datastore.close()
+        self.care_centre.close()  # closes the pool
         self.redis.close()
         if self.servers is not None:
             self.servers.stop()
@@ -108,21 +97,32 @@ def start(settings: Settings) -> Container:
         raise
 
 
-def build(settings: Settings, servers: EmbeddedServers | None = None) -> Container:
-    """Wire the parts against servers that are already running and migrated."""
-    assert settings.database_url is not None
+def build(
+    settings: Settings,
+    servers: EmbeddedServers | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    routing: RoutingRules | None = None,
+    references: ReferenceNumbers | None = None,
+) -> Container:
+    """Wire the parts against servers that are already running and migrated.
+
+    Every seam a test may want to replace is a parameter: the clock that everything reading time
+    reads, the routing rules (default: the policy file's), the reference numbers (default: the
+    database sequence). The connection settings come in `settings`.
+    """
     assert settings.redis_url is not None
-    routing = routing_rules(settings)
-    datastore = Datastore(ConnectionPool(settings.database_url, size=4))
+    routing = routing_rules(settings) if routing is None else routing
+    care_centre = CareCentre(env=application_env(settings))
+    datastore = _event_store_datastore(care_centre)
+    care_centre.references = references or SequenceReferences(datastore)
     key_prefix = redis_key_prefix(settings, datastore)
     redis_client = redis.Redis.from_url(settings.redis_url)
-    care_centre = CareCentre(
-        env=application_env(settings),
-        references=SequenceReferences(datastore),
-    )
+    work_queues = WorkQueues(redis_client, clock=clock, routing=routing, key_prefix=key_prefix)
     return Container(
         settings=settings,
         care_centre=care_centre,
+        claims=Claims(care_centre, work_queues),
         accounts=Accounts(datastore),
         datastore=datastore,
         redis=redis_client,
@@ -130,12 +130,24 @@ def build(settings: Settings, servers: EmbeddedServers | None = None) -> Contain
             care_centre,
             datastore,
             redis_client,
+            clock=clock,
             routing=routing,
             key_prefix=key_prefix,
         ),
-        work_queues=WorkQueues(redis_client, care_centre, routing=routing, key_prefix=key_prefix),
+        work_queues=work_queues,
+        routing=routing,
+        clock=clock,
         servers=servers,
     )
+
+
+def _event_store_datastore(care_centre: CareCentre) -> Datastore:
+    """The pool the event store opened (sized by CASEMGMT_POOL_SIZE): every part shares it."""
+    recorder = care_centre.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        msg = f"casemgmt runs on its PostgreSQL event store, not {type(recorder).__name__}"
+        raise TypeError(msg)
+    return recorder.datastore
 
 
 def redis_key_prefix(settings: Settings, datastore: Datastore) -> str:

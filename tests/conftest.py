@@ -21,7 +21,7 @@ import redis
 
 from casemgmt.bootstrap import Container, build
 from casemgmt.embedded import ensure_servers
-from casemgmt.migrations import migrate
+from casemgmt.persistence.migrations import migrate
 from casemgmt.settings import Settings
 
 if TYPE_CHECKING:

@@ -13,13 +13,13 @@ from flask import g, request
 
 from casemgmt.api.context import current_container
 from casemgmt.api.errors import Unauthenticated
-from casemgmt.api.permissions import authorize
+from casemgmt.application import authorize
+from casemgmt.domain import Actor
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from casemgmt.accounts import Account
-    from casemgmt.api.permissions import Operation
+    from casemgmt.persistence.accounts import Account
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -38,14 +38,14 @@ def authenticate() -> Account:
     return account
 
 
-def requires(operation: Operation) -> Callable[[F], F]:
+def requires(operation: str) -> Callable[[F], F]:
     """A view decorator: authenticate the caller, then refuse what their role may not do."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any) -> Any:
             account = authenticate()
-            authorize(account.role, operation)
+            authorize(Actor(account.name, account.role), operation)
             g.account = account
             return view(*args, **kwargs)
 

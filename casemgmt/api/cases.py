@@ -15,25 +15,29 @@ from flask import url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
-from casemgmt.api.actions import ACTIONS, ActionEndpoint
 from casemgmt.api.auth import requires
 from casemgmt.api.context import (
     ENTITY_TAG_PATTERN,
     command_context,
-    current_account,
     current_container,
     etag,
     expected_version,
 )
 from casemgmt.api.openapi import Blueprint
-from casemgmt.api.permissions import Operation
+from casemgmt.api.presenters import case_state, history_entry, summary_state
 from casemgmt.api.representations import CaseListView, CaseView, HistoryEntryView
-from casemgmt.api.schemas import CaseListQuerySchema, CaseQuerySchema, OpenCaseSchema
-from casemgmt.api.views import case_state, history_entry, summary_state
-from casemgmt.domain import Role
-from casemgmt.projections import search_cases
+from casemgmt.api.schemas import (
+    ACTION_BODIES,
+    CaseListQuerySchema,
+    CaseQuerySchema,
+    OpenCaseSchema,
+)
+from casemgmt.application import roles_that_may
+from casemgmt.domain import Action
+from casemgmt.queries import search_cases
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from uuid import UUID
 
     from casemgmt.domain import Case
@@ -65,7 +69,7 @@ IF_MATCH: Final = _header(
 
 def case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The case view, with its version as the ETag."""
-    routing = current_container().work_queues.routing
+    routing = current_container().routing
     return case_state(case, routing), status, {"ETag": etag(case.version)}
 
 
@@ -78,7 +82,7 @@ def _stored(value: Any) -> Any:
 
 @blp.route("")
 class Cases(MethodView):
-    @requires(Operation.READ)
+    @requires("read")
     @blp.problems(422)
     @blp.arguments(CaseListQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, CaseListView)
@@ -95,7 +99,7 @@ class Cases(MethodView):
             "pages": -(-total // per_page),
         }
 
-    @requires(Operation.OPEN)
+    @requires("open")
     @blp.problems(400, 413, 415, 422)
     @blp.doc(parameters=COMMON_HEADERS)
     @blp.arguments(OpenCaseSchema)
@@ -109,10 +113,8 @@ class Cases(MethodView):
     )
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Open a case from a channel, or find the one opened for the same message."""
-        intake = current_account().role is Role.INTAKE
-        cause = f"channel:{body['channel'].value}" if intake else "api"
         centre = current_container().care_centre
-        case, created = centre.open_case(**body, ctx=command_context(cause))
+        case, created = centre.open_case(**body, ctx=command_context())
         data, status, headers = case_response(case, 201 if created else 200)
         headers["Location"] = url_for("cases.Case", case_id=case.id)
         return data, status, headers
@@ -120,7 +122,7 @@ class Cases(MethodView):
 
 @blp.route("/<uuid:case_id>", endpoint="Case")
 class CaseResource(MethodView):
-    @requires(Operation.READ)
+    @requires("read")
     @blp.problems(404, 422)
     @blp.arguments(CaseQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, CaseView, headers=ETAG_HEADER)
@@ -132,7 +134,7 @@ class CaseResource(MethodView):
 
 @blp.route("/<uuid:case_id>/history")
 class CaseHistory(MethodView):
-    @requires(Operation.READ)
+    @requires("read")
     @blp.problems(404)
     @blp.response(200, HistoryEntryView(many=True))
     def get(self, case_id: UUID) -> list[dict[str, Any]]:
@@ -140,25 +142,35 @@ class CaseHistory(MethodView):
         return [history_entry(event) for event in current_container().care_centre.history(case_id)]
 
 
-def _action_view(endpoint: ActionEndpoint) -> type[MethodView]:
-    """The view of `POST /cases/{id}/{action}`, documented with the action's own body."""
+def _action_view(action: Action) -> Callable[..., Any]:
+    """The view of `POST /api/v1/cases/{id}/<action.path>`, documented with the action's body."""
+    rule = action.rule
+    who = ", ".join(role.value for role in roles_that_may(action.path))
 
-    def post(self: MethodView, body: dict[str, Any], case_id: UUID) -> Any:
+    @requires(action.path)
+    @blp.problems(400, 403, 404, 409, 412, 413, 415, 422)
+    @blp.doc(
+        parameters=[IF_MATCH, *COMMON_HEADERS],
+        description=f"{rule.notes or ''} Who may: {who}.".strip(),
+    )
+    # A body whose every field is optional may be left out: `POST /cases/{id}/close`.
+    @blp.arguments(ACTION_BODIES[action], required=any(field.required for field in rule.body))
+    @blp.response(200, CaseView, headers=ETAG_HEADER)
+    def act(body: dict[str, Any], case_id: UUID) -> Any:
         centre = current_container().care_centre
-        case = endpoint.command(centre, case_id, body, command_context(), expected_version())
+        case = centre.act(
+            case_id, action, command_context(), expected_version=expected_version(), **body
+        )
         return case_response(case)
 
-    post.__doc__ = endpoint.summary
-    post = blp.response(200, CaseView, headers=ETAG_HEADER)(post)
-    # A body whose every field is optional may be left out: `POST /cases/{id}/close`.
-    needs_body = any(field.required for field in endpoint.schema().fields.values())
-    post = blp.arguments(endpoint.schema, required=needs_body)(post)
-    post = blp.doc(parameters=[IF_MATCH, *COMMON_HEADERS])(post)
-    post = blp.problems(400, 404, 409, 412, 413, 415, 422)(post)
-    post = requires(Operation(endpoint.action.path))(post)
-    name = "".join(part.title() for part in endpoint.action.path.split("-"))
-    return type(f"{name}Action", (MethodView,), {"post": post})
+    act.__doc__ = rule.summary
+    return act
 
 
-for _endpoint in ACTIONS:
-    blp.route(f"/<uuid:case_id>/{_endpoint.action.path}")(_action_view(_endpoint))
+# One route per declared action: POST /api/v1/cases/{id}/triage, /assign, /unassign, /reply,
+# /note, /request-info, /citizen-message, /escalate, /transfer, /resolve, /reopen, /close, /merge,
+# /feedback (the declarations are `casemgmt.domain.Action`).
+for _action in Action:
+    blp.route(
+        f"/<uuid:case_id>/{_action.path}", methods=["POST"], endpoint=f"{_action.method}_action"
+    )(_action_view(_action))

@@ -18,8 +18,8 @@ from casemgmt.domain import Actor, Context, InvalidCommand
 if TYPE_CHECKING:
     from flask import Response
 
-    from casemgmt.accounts import Account
     from casemgmt.bootstrap import Container
+    from casemgmt.persistence.accounts import Account
 
 EXTENSION: Final = "casemgmt"
 CORRELATION_HEADER: Final = "X-Correlation-ID"
@@ -55,7 +55,7 @@ def end_request(response: Response) -> Response:
     return response
 
 
-def command_context(cause: str = "api") -> Context:
+def command_context() -> Context:
     """Who gives the command, when, in which request and why."""
     account = current_account()
     on_behalf_of = request.headers.get(ON_BEHALF_HEADER, "").strip() or None
@@ -63,7 +63,7 @@ def command_context(cause: str = "api") -> Context:
         raise InvalidCommand(ON_BEHALF_HEADER, f"must be at most {MAX_ON_BEHALF_OF} characters")
     actor = Actor(id=account.name, role=account.role, on_behalf_of=on_behalf_of)
     clock = current_container().clock
-    return Context(actor=actor, at=clock(), correlation_id=g.correlation_id, cause=cause)
+    return Context(actor=actor, at=clock(), correlation_id=g.correlation_id, cause="api")
 
 
 def etag(version: int) -> str:

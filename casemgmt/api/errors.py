@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING, Any, Final
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from casemgmt.api.context import current_container
-from casemgmt.application import CaseNotFound, ConcurrentUpdate, StaleVersion
+from casemgmt.application import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    Forbidden,
+    QueueNotFound,
+    StaleVersion,
+)
 from casemgmt.domain import ActionNotAllowed, InvalidCommand
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
 PROBLEM_JSON: Final = "application/problem+json"
 PROBLEM_TYPE: Final = "urn:casemgmt:problem:"
@@ -35,23 +40,6 @@ class Unauthenticated(Exception):  # noqa: N818 -- names read as what happened
     def __init__(self, detail: str, *, invalid_token: bool) -> None:
         super().__init__(detail)
         self.invalid_token = invalid_token
-
-
-class Forbidden(Exception):  # noqa: N818
-    """The caller's role may not perform the operation (403)."""
-
-    def __init__(self, role: str, operation: str) -> None:
-        super().__init__(f"the role {role} may not {operation}")
-        self.role = role
-        self.operation = operation
-
-
-class QueueNotFound(LookupError):  # noqa: N818
-    """No work queue has this name (404); the message names the queues there are."""
-
-    def __init__(self, name: str, names: Iterable[str]) -> None:
-        super().__init__(f"no queue is named {name!r}; there are: {', '.join(names) or 'none'}")
-        self.name = name
 
 
 def problem(
@@ -153,7 +141,14 @@ def _unauthenticated(error: Unauthenticated) -> Response:
 
 
 def _forbidden(error: Forbidden) -> Response:
-    return problem(403, "forbidden", str(error), role=error.role, operation=error.operation)
+    return problem(
+        403,
+        "forbidden",
+        str(error),
+        role=error.role,
+        operation=error.operation,
+        allowed_roles=error.allowed_roles,
+    )
 
 
 def _case_not_found(error: CaseNotFound) -> Response:
@@ -176,7 +171,7 @@ def _action_not_allowed(error: ActionNotAllowed) -> Response:
 
 
 def _concurrent_update(error: ConcurrentUpdate) -> Response:
-    now = current_container().care_centre.find_case(error.case_id)
+    now = error.current
     if now is None:  # pragma: no cover -- a case that was changed exists
         detail = f"{error}; nothing was saved"
         return problem(409, "concurrent-update", detail, title="Concurrent update")

@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from redis.exceptions import RedisError
 
 from casemgmt.api.context import current_container
+from casemgmt.queries.metrics import cases_by_status
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -65,9 +66,7 @@ class CareCentreCollector(Collector):
         cases = GaugeMetricFamily(
             "casemgmt_cases", "Cases by status, as the case list has them", labels=["status"]
         )
-        for status, count in container.datastore.execute(
-            "SELECT status, count(*) FROM case_summaries GROUP BY status ORDER BY status"
-        ):
+        for status, count in cases_by_status(container.datastore).items():
             cases.add_metric([status], float(count))
         yield cases
 

@@ -1,8 +1,8 @@
 """`/api/v1/queues`: how the work queues stand, each one's ordered work list, claim-next.
 
 Queues are a projection of the event log (in Redis), so they show a change within moments of it.
-A claim asks the case itself before assigning it (`WorkQueues.claim_next`), so it never hands out a
-case that was taken or closed meanwhile.
+A claim asks the case itself before assigning it (`casemgmt.application.claims`), so it never
+hands out a case that was taken or closed meanwhile.
 """
 
 from __future__ import annotations
@@ -15,24 +15,17 @@ from marshmallow import RAISE
 
 from casemgmt.api.auth import requires
 from casemgmt.api.cases import COMMON_HEADERS, ETAG_HEADER, case_response
-from casemgmt.api.context import command_context, current_account, current_container
-from casemgmt.api.errors import QueueNotFound
+from casemgmt.api.context import command_context, current_container
 from casemgmt.api.openapi import Blueprint
-from casemgmt.api.permissions import Operation
+from casemgmt.api.presenters import queue_item_state, queue_overview_state
 from casemgmt.api.representations import CaseView, QueueOverviewView, QueueView
 from casemgmt.api.schemas import QueueQuerySchema
-from casemgmt.api.views import queue_item_state, queue_overview_state
+from casemgmt.application import QueueNotFound
 
 if TYPE_CHECKING:
-    from casemgmt.projections import QueueOverview, WorkQueues
+    from casemgmt.queries import QueueOverview, WorkQueues
 
 blp = Blueprint("queues", __name__, url_prefix="/api/v1/queues", description="Work queues")
-
-
-def _known(queues: WorkQueues, name: str) -> None:
-    names = queues.queue_names()
-    if name not in names:
-        raise QueueNotFound(name, names)
 
 
 def _overview(queues: WorkQueues, name: str) -> QueueOverview:
@@ -45,7 +38,7 @@ def _overview(queues: WorkQueues, name: str) -> QueueOverview:
 
 @blp.route("")
 class Queues(MethodView):
-    @requires(Operation.READ_QUEUES)
+    @requires("read-queues")
     @blp.problems()
     @blp.response(200, QueueOverviewView(many=True))
     def get(self) -> list[dict[str, Any]]:
@@ -56,7 +49,7 @@ class Queues(MethodView):
 
 @blp.route("/<string:name>")
 class Queue(MethodView):
-    @requires(Operation.READ_QUEUES)
+    @requires("read-queues")
     @blp.problems(404, 422)
     @blp.arguments(QueueQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, QueueView)
@@ -73,7 +66,7 @@ class Queue(MethodView):
 
 @blp.route("/<string:name>/claim")
 class QueueClaim(MethodView):
-    @requires(Operation.CLAIM)
+    @requires("claim")
     @blp.problems(404, 422)
     @blp.doc(parameters=COMMON_HEADERS)
     @blp.response(
@@ -82,10 +75,7 @@ class QueueClaim(MethodView):
     @blp.alt_response(204, description="No case waits in the queue", success=True)
     def post(self, name: str) -> Any:
         """Take the next case of a queue: assign it to the caller."""
-        queues = current_container().work_queues
-        _known(queues, name)
-        command_context()  # refuses a malformed X-On-Behalf-Of before a case is taken off
-        case = queues.claim_next(name, current_account().name, command_context)
+        case = current_container().claims.claim_next(name, command_context())
         if case is None:
             return Response(status=204)
         return case_response(case)

@@ -1,6 +1,6 @@
 """What the API answers: a case, its history, the case list, the work queues, health, a problem.
 
-These schemas only dump; `casemgmt.api.views` gathers what they dump from the application.
+These schemas only dump; `casemgmt.api.presenters` gathers what they dump from the application.
 """
 
 from __future__ import annotations

@@ -13,8 +13,11 @@ from typing import Any, Final
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from casemgmt.domain import (
+    Action,
+    BodyField,
     Category,
     Channel,
+    FieldKind,
     InquiryKind,
     InsuranceLine,
     Priority,
@@ -22,7 +25,7 @@ from casemgmt.domain import (
     RequesterKind,
     Status,
 )
-from casemgmt.projections.search import MAX_PER_PAGE, SORTS
+from casemgmt.queries.case_list import MAX_PER_PAGE, SORTS
 
 SHORT: Final = validate.Length(min=1, max=200)
 LONG: Final = validate.Length(min=1, max=20_000)
@@ -128,62 +131,40 @@ class CaseQuerySchema(Schema):
     )
 
 
-# -- the bodies of the actions ------------------------------------------------------------------
+# -- the bodies of the actions, made from their declarations ----------------------------------
 
 
-class TriageSchema(Schema):
-    category = fields.Nested(CategorySchema, required=True)
-    priority = _enum(Priority, required=True)
-    unit = Text(
-        allow_none=True, validate=SHORT, metadata={"description": "null or left out: keep it"}
-    )
+def _body_field(declared: BodyField) -> fields.Field[Any]:
+    """The marshmallow field of one declared body field."""
+    options: dict[str, Any] = {"required": declared.required}
+    if not declared.required:
+        options["allow_none"] = True
+    if declared.description:
+        options["metadata"] = {"description": declared.description}
+    kind = declared.kind
+    if kind is FieldKind.TEXT:
+        return Text(validate=LONG, **options)
+    if kind is FieldKind.NAME:
+        return Text(validate=SHORT, **options)
+    if kind is FieldKind.CATEGORY:
+        return fields.Nested(CategorySchema, **options)
+    if kind is FieldKind.PRIORITY:
+        return _enum(Priority, **options)
+    if kind is FieldKind.CASE_ID:
+        return fields.UUID(**options)
+    if kind is FieldKind.SCORE:
+        return fields.Integer(strict=True, validate=validate.Range(min=1, max=5), **options)
+    raise AssertionError(f"no API field for {kind}")  # pragma: no cover
 
 
-class AssignSchema(Schema):
-    agent = Text(
-        validate=SHORT,
-        metadata={"description": "The agent's account name; left out: the caller (self-assign)"},
-    )
+def action_body_schema(action: Action) -> type[Schema]:
+    """The schema of `POST /cases/{id}/<action>`'s body, named after the action (`ReplyBody`)."""
+    name = "".join(part.title() for part in action.path.split("-")) + "Body"
+    declared = {field.name: _body_field(field) for field in action.rule.body}
+    return Schema.from_dict(declared, name=name)
 
 
-class EmptySchema(Schema):
-    """No body, or `{}`."""
-
-
-class MessageSchema(Schema):
-    message = Text(required=True, validate=LONG)
-
-
-class NoteSchema(Schema):
-    text = Text(required=True, validate=LONG)
-
-
-class ReasonSchema(Schema):
-    reason = Text(required=True, validate=LONG)
-
-
-class TransferSchema(Schema):
-    unit = Text(required=True, validate=SHORT)
-    reason = Text(required=True, validate=LONG)
-
-
-class ResolveSchema(Schema):
-    resolution = Text(required=True, validate=LONG)
-    summary = Text(allow_none=True, validate=LONG)
-
-
-class MergeSchema(Schema):
-    into = fields.UUID(required=True, metadata={"description": "The id of the surviving case"})
-
-
-class FeedbackSchema(Schema):
-    score = fields.Integer(
-        required=True,
-        strict=True,
-        validate=validate.Range(min=1, max=5),
-        metadata={"description": "1 (poor) to 5 (excellent)"},
-    )
-    comment = Text(allow_none=True, validate=LONG)
+ACTION_BODIES: Final = {action: action_body_schema(action) for action in Action}
 
 
 # -- the queries of lists -----------------------------------------------------------------------

@@ -4,15 +4,17 @@ Imports only the standard library and `eventsourcing.domain`; reads no clock and
 moment of every command comes in through its `Context`.
 """
 
-from casemgmt.domain.actors import Actor, Context, Role
+from casemgmt.domain.actors import ACCOUNT_ROLES, Actor, Context, Role
 from casemgmt.domain.case import CLOCK_SKEW_ALLOWANCE, INTAKE_NAMESPACE, Case
 from casemgmt.domain.conversation import Direction, Feedback, Message, Note
 from casemgmt.domain.lifecycle import (
-    OPEN_STATES,
     TRANSITIONS,
     UNCHANGED,
     Action,
     ActionNotAllowed,
+    ActionRule,
+    BodyField,
+    FieldKind,
     Status,
     Unchanged,
     allowed_actions,
@@ -30,20 +32,23 @@ from casemgmt.domain.requests import (
 from casemgmt.domain.validation import InvalidCommand
 
 __all__ = [
+    "ACCOUNT_ROLES",
     "CLOCK_SKEW_ALLOWANCE",
     "INTAKE_NAMESPACE",
-    "OPEN_STATES",
     "TRANSITIONS",
     "UNCHANGED",
     "Action",
     "ActionNotAllowed",
+    "ActionRule",
     "Actor",
+    "BodyField",
     "Case",
     "Category",
     "Channel",
     "Context",
     "Direction",
     "Feedback",
+    "FieldKind",
     "InquiryKind",
     "InsuranceLine",
     "InvalidCommand",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain.validation import optional_text, require_aware, require_member, require_text
 
@@ -23,6 +23,10 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
+# The roles an account may have; `system` is the care centre's own rules and timers.
+ACCOUNT_ROLES: Final = (Role.INTAKE, Role.AGENT, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
+
+
 @dataclass(frozen=True)
 class Actor:
     """A person or integration, possibly acting on someone else's behalf (a citizen, an agent)."""
@@ -35,11 +39,6 @@ class Actor:
         require_text("actor.id", self.id)
         object.__setattr__(self, "role", require_member(Role, "actor.role", self.role))
         optional_text("actor.on_behalf_of", self.on_behalf_of)
-
-    @property
-    def speaks_for(self) -> str:
-        """Whose words these are: the one acted for, else the actor itself."""
-        return self.on_behalf_of or self.id
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON-native form events carry."""

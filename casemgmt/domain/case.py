@@ -22,6 +22,7 @@ from eventsourcing.domain import Snapshot as AggregateSnapshot
 from casemgmt.domain.conversation import Direction, Feedback, Message, Note
 from casemgmt.domain.lifecycle import (
     TRANSITIONS,
+    WAITING_FOR_AGENT,
     Action,
     ActionNotAllowed,
     Status,
@@ -249,6 +250,11 @@ class Case(Aggregate):
     def last_activity_at(self) -> datetime:
         """When the latest event was recorded on the case."""
         return self.modified_on
+
+    @property
+    def waits_for_agent(self) -> bool:
+        """Whether the case waits in a work queue for an agent to take it."""
+        return self.assignee is None and self.status in WAITING_FOR_AGENT
 
     def allowed_actions(self) -> list[Action]:
         """What may be done now: the lifecycle table, less what the attributes rule out."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from casemgmt.projections.log import Batch, EventLog
+    from casemgmt.runtime.log import Batch, EventLog
 
 # Called after each batch of a rebuild with (events done, events in total so far).
 Progress = Callable[[int, int], None]

@@ -17,25 +17,29 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from casemgmt.domain import Status
+from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.projections.base import PositionMoved, Projection, replay
-from casemgmt.projections.queue_store import (
+from casemgmt.projections.summaries import evolve
+from casemgmt.readmodels.case_summary import CaseSummary
+from casemgmt.readmodels.work_queue_layout import (
     DEFAULT_KEY_PREFIX,
+    RELEASE_EXPIRED_SCRIPT,
     GenerationKeys,
     QueueKeys,
     decode_state,
     encode_state,
     waiting,
 )
-from casemgmt.projections.queues import release_expired_claims
-from casemgmt.projections.routing import DEFAULT_ROUTING
-from casemgmt.projections.summary import CaseSummary, evolve
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
     from redis.client import Pipeline
 
+    from casemgmt.domain.routing import RoutingRules
     from casemgmt.projections.base import Progress
-    from casemgmt.projections.log import Batch, EventLog
-    from casemgmt.projections.routing import RoutingRules
+    from casemgmt.runtime.log import Batch, EventLog
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +54,12 @@ class WorkQueueProjection(Projection):
         redis_client: redis.Redis[bytes],
         routing: RoutingRules = DEFAULT_ROUTING,
         *,
+        clock: Callable[[], datetime],
         key_prefix: str = DEFAULT_KEY_PREFIX,
     ) -> None:
         self.redis = redis_client
         self.routing = routing
+        self.clock = clock
         self.keys = QueueKeys(key_prefix)
 
     @property
@@ -74,7 +80,7 @@ class WorkQueueProjection(Projection):
                 raw = _now(pipe.get(target.position))
                 if raw is not None:
                     return int(raw)
-                logger.warning(
+                logger.info(
                     "work queues under %r have no position: replaying the log", self.keys.prefix
                 )
                 leftovers = list(self.redis.scan_iter(match=target.pattern, count=1000))
@@ -92,7 +98,7 @@ class WorkQueueProjection(Projection):
         self._write(batch, generation=None)
 
     def on_idle(self) -> None:
-        release_expired_claims(self.redis, self.keys)
+        release_expired_claims(self.redis, self.keys, self.clock())
 
     def rebuild(self, log: EventLog, *, progress: Progress | None = None, batch_size: int) -> int:
         """Replays the log into a new generation beside the live one, then swaps them.
@@ -214,3 +220,16 @@ def _now(answer: Any) -> Any:
     has begun; until then each command runs at once and returns its answer.
     """
     return answer
+
+
+def release_expired_claims(redis_client: redis.Redis[bytes], keys: QueueKeys, now: datetime) -> int:
+    """Puts back the cases whose claimers died mid-claim; returns how many holds expired."""
+    raw = redis_client.get(keys.generation)
+    live = keys.of(0 if raw is None else int(raw))
+    script = redis_client.register_script(RELEASE_EXPIRED_SCRIPT)
+    released = script(keys=[live.cases, live.held], args=[live.base, _millis(now)])
+    return int(released)
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

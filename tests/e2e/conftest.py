@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import pytest
 
 from casemgmt.api import create_app
+from casemgmt.bootstrap import build
 from casemgmt.domain import Role
-from casemgmt.projections import DEFAULT_ROUTING, RoutingRules, WorkQueues, build_projections
+from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingRules
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from werkzeug.test import TestResponse
 
     from casemgmt.bootstrap import Container
-    from casemgmt.projections.routing import Routable
+    from casemgmt.domain.routing import Routable
 
 
 @pytest.fixture(scope="session")
@@ -152,24 +152,12 @@ def projected(container: Container) -> Iterator[Container]:
     other test modules start workers of their own.
     """
     routing = OwnQueuePerUnit(DEFAULT_ROUTING.rules, DEFAULT_ROUTING.default_queue)
-    own = dataclasses.replace(
-        container,
-        projections=build_projections(
-            container.care_centre,
-            container.datastore,
-            container.redis,
-            routing=routing,
-            key_prefix=container.work_queues.keys.prefix,
-        ),
-        work_queues=WorkQueues(
-            container.redis,
-            container.care_centre,
-            routing=routing,
-            key_prefix=container.work_queues.keys.prefix,
-        ),
-    )
-    with own.projections.worker(lock_retry_seconds=0.1):
-        yield own
+    own = build(container.settings, routing=routing)
+    try:
+        with own.projections.worker(lock_retry_seconds=0.1):
+            yield own
+    finally:
+        own.close()
 
 
 def caught_up(container: Container) -> None:

@@ -162,11 +162,11 @@ def test_a_case_before_it_was_received_or_past_its_last_version_is_not_found(
     assert auditor.get(path, query_string={"version": 9}).status_code == 404
 
 
-def test_a_merged_case_links_both_ways(intake: Caller, agent: Caller) -> None:
+def test_a_merged_case_links_both_ways(intake: Caller, supervisor: Caller) -> None:
     duplicate, survivor = open_case(intake), open_case(intake)
 
-    merged = agent.act(duplicate["id"], "merge", {"into": survivor["id"]})
-    survivor_now = agent.get(f"/api/v1/cases/{survivor['id']}").get_json()
+    merged = supervisor.act(duplicate["id"], "merge", {"into": survivor["id"]})
+    survivor_now = supervisor.get(f"/api/v1/cases/{survivor['id']}").get_json()
 
     assert merged.status_code == 200
     assert merged.get_json()["status"] == "merged"

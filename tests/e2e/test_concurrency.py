@@ -89,13 +89,13 @@ def test_twenty_conflicting_assignments_with_one_if_match_have_exactly_one_winne
 def test_twenty_notes_at_once_each_either_saved_or_refused_with_no_gap_in_versions(
     base_url: str, container: Container
 ) -> None:
-    agent = new_token(container, Role.AGENT)
+    supervisor = new_token(container, Role.SUPERVISOR)
     case = open_case(base_url, new_token(container, Role.INTAKE))
     url = f"{base_url}/cases/{case['id']}/note"
 
     def note(n: int) -> Callable[[], requests.Response]:
         return lambda: requests.post(
-            url, json={"text": f"note {n}"}, headers=bearer(agent), timeout=60
+            url, json={"text": f"note {n}"}, headers=bearer(supervisor), timeout=60
         )
 
     responses = all_at_once([note(n) for n in range(CALLERS)])
@@ -106,7 +106,7 @@ def test_twenty_notes_at_once_each_either_saved_or_refused_with_no_gap_in_versio
         assert conflict["case_status"] == "received"
         assert "note" in conflict["allowed_actions"]
     assert saved
-    versions = versions_in_history(base_url, case["id"], agent)
+    versions = versions_in_history(base_url, case["id"], supervisor)
     assert versions == list(range(1, len(saved) + 2))
     assert sorted(r.json()["version"] for r in saved) == versions[1:]
 

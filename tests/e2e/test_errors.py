@@ -62,10 +62,10 @@ def test_an_action_with_a_bad_body_names_the_field(
     assert field in problem(admin.act(case["id"], action, body), 422)["errors"]
 
 
-def test_merging_into_an_unknown_case_names_the_field(intake: Caller, agent: Caller) -> None:
+def test_merging_into_an_unknown_case_names_the_field(intake: Caller, supervisor: Caller) -> None:
     case = open_case(intake)
 
-    found = problem(agent.act(case["id"], "merge", {"into": str(uuid4())}), 422)
+    found = problem(supervisor.act(case["id"], "merge", {"into": str(uuid4())}), 422)
 
     assert "no case has the id" in found["errors"]["into"][0]
 
@@ -132,11 +132,11 @@ def test_an_unknown_route_and_a_wrong_method_are_problems(agent: Caller) -> None
 
 
 def test_a_refused_transition_names_the_state_and_the_allowed_actions(
-    intake: Caller, agent: Caller
+    intake: Caller, supervisor: Caller
 ) -> None:
     case = open_case(intake)
 
-    found = problem(agent.act(case["id"], "close"), 409)
+    found = problem(supervisor.act(case["id"], "close"), 409)
 
     assert "received" in found["detail"]
     assert found["case_status"] == "received"
@@ -144,15 +144,15 @@ def test_a_refused_transition_names_the_state_and_the_allowed_actions(
     assert "close" not in found["allowed_actions"]
 
 
-def test_a_stale_if_match_is_a_failed_precondition(intake: Caller, agent: Caller) -> None:
+def test_a_stale_if_match_is_a_failed_precondition(intake: Caller, supervisor: Caller) -> None:
     case = open_case(intake)
-    agent.act(case["id"], "note", {"text": "một"})
+    supervisor.act(case["id"], "note", {"text": "một"})
 
-    stale = problem(agent.act(case["id"], "note", {"text": "hai"}, **{"If-Match": '"1"'}), 412)
-    unquoted = agent.act(case["id"], "note", {"text": "ba"}, **{"If-Match": "2"})
-    weak = agent.act(case["id"], "note", {"text": "bốn"}, **{"If-Match": 'W/"3"'})
-    garbage = agent.act(case["id"], "note", {"text": "năm"}, **{"If-Match": "three"})
-    empty = agent.act(case["id"], "note", {"text": "sáu"}, **{"If-Match": ""})
+    stale = problem(supervisor.act(case["id"], "note", {"text": "hai"}, **{"If-Match": '"1"'}), 412)
+    unquoted = supervisor.act(case["id"], "note", {"text": "ba"}, **{"If-Match": "2"})
+    weak = supervisor.act(case["id"], "note", {"text": "bốn"}, **{"If-Match": 'W/"3"'})
+    garbage = supervisor.act(case["id"], "note", {"text": "năm"}, **{"If-Match": "three"})
+    empty = supervisor.act(case["id"], "note", {"text": "sáu"}, **{"If-Match": ""})
 
     assert stale["current_version"] == 2
     assert "version 2" in stale["detail"]

@@ -10,7 +10,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from casemgmt.api import create_app
-from casemgmt.projections import WorkQueues, build_projections
+from casemgmt.queries import WorkQueues
+from casemgmt.runtime import build_projections
 from tests.e2e.conftest import Caller, caught_up, open_case, own_queue
 
 if TYPE_CHECKING:
@@ -61,9 +62,13 @@ def test_metrics_say_redis_is_down_and_still_report_the_database(container: Cont
         container,
         redis=dead,
         projections=build_projections(
-            container.care_centre, container.datastore, dead, key_prefix=prefix
+            container.care_centre,
+            container.datastore,
+            dead,
+            clock=container.clock,
+            key_prefix=prefix,
         ),
-        work_queues=WorkQueues(dead, container.care_centre, key_prefix=prefix),
+        work_queues=WorkQueues(dead, clock=container.clock, key_prefix=prefix),
     )
 
     metrics = scrape(cut_off)

@@ -21,7 +21,7 @@ from schemathesis.checks import (
 )
 
 from casemgmt.api import create_app
-from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
+from casemgmt.domain import Action, Actor, Channel, Context, Requester, RequesterKind, Role
 from casemgmt.settings import Settings
 from tests.e2e.conftest import new_token
 
@@ -51,10 +51,12 @@ def _ctx() -> Context:
 # Ways to bring a new case to each status, so that generated actions meet every state.
 _STAGES: list[Callable[[CareCentre, UUID], Any]] = [
     lambda centre, case_id: None,
-    lambda centre, case_id: centre.assign(case_id, "agent-fuzz", _ctx()),
-    lambda centre, case_id: centre.request_info(case_id, "số CCCD?", _ctx()),
-    lambda centre, case_id: centre.resolve(case_id, "đã trả lời", None, _ctx()),
-    lambda centre, case_id: centre.close_case(case_id, _ctx()),
+    lambda centre, case_id: centre.act(case_id, Action.ASSIGN, _ctx(), agent="agent-fuzz"),
+    lambda centre, case_id: centre.act(case_id, Action.REQUEST_INFO, _ctx(), message="số CCCD?"),
+    lambda centre, case_id: centre.act(
+        case_id, Action.RESOLVE, _ctx(), resolution="đã trả lời", summary=None
+    ),
+    lambda centre, case_id: centre.act(case_id, Action.CLOSE, _ctx()),
 ]
 
 

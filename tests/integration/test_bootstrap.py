@@ -13,12 +13,12 @@ import psycopg2
 import pytest
 from yoyo import read_migrations
 
-from casemgmt.accounts import AccountError
 from casemgmt.bootstrap import StartupError, build, check_database
 from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
-from casemgmt.migrations import MIGRATIONS_DIR, migrate, pending
 from casemgmt.persistence import schema
+from casemgmt.persistence.accounts import AccountError
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
+from casemgmt.persistence.migrations import MIGRATIONS_DIR, migrate, pending
 from casemgmt.persistence.recorders import PostgresAggregateRecorder, PostgresApplicationRecorder
 from casemgmt.settings import SettingsError
 from tests.conftest import scratch_database

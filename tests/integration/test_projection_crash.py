@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from casemgmt.projections.workload import CaseTraffic
-from tests.integration.projection_support import (
+from tests.support.projections import (
     Setup,
     WorkerProcess,
     fresh_setup,
@@ -19,6 +18,7 @@ from tests.integration.projection_support import (
     summary_rows,
     wait_for,
 )
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

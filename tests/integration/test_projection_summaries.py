@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.domain import Aggregate, event
 
 from casemgmt.domain import (
+    Action,
     Actor,
     Category,
     Channel,
@@ -22,14 +23,16 @@ from casemgmt.domain import (
     RequesterKind,
     Role,
 )
-from casemgmt.projections import CaseSummary, PositionMoved, search_cases
-from casemgmt.projections.workload import CaseTraffic
-from tests.integration.projection_support import (
+from casemgmt.projections import PositionMoved
+from casemgmt.queries import search_cases
+from casemgmt.readmodels.case_summary import CaseSummary
+from tests.support.projections import (
     Setup,
     fresh_setup,
     queue_states,
     summary_rows,
 )
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -48,8 +51,8 @@ def setup(servers: Settings) -> Iterator[Setup]:
         yield made
 
 
-def at(minutes: float, who: str = "lan.nguyen") -> Context:
-    return Context(Actor(who, Role.AGENT), T0 + timedelta(minutes=minutes), f"r{minutes}", "api")
+def at(minutes: float, who: str = "lan.nguyen", role: Role = Role.SUPERVISOR) -> Context:
+    return Context(Actor(who, role), T0 + timedelta(minutes=minutes), f"r{minutes}", "api")
 
 
 def open_case(setup: Setup, subject: str, body: str | None = None, minutes: float = 0) -> UUID:
@@ -59,7 +62,7 @@ def open_case(setup: Setup, subject: str, body: str | None = None, minutes: floa
         body=body,
         requester=CITIZEN,
         unit="hanoi",
-        ctx=at(minutes, "mail-gateway"),
+        ctx=at(minutes, "mail-gateway", Role.INTAKE),
     )
     return case.id
 
@@ -84,15 +87,20 @@ def all_cases(setup: Setup, **filters: Any) -> list[CaseSummary]:
 def test_a_case_row_follows_the_case_through_its_life(setup: Setup) -> None:
     app = setup.container.care_centre
     case_id = open_case(setup, "Chưa nhận được sổ BHXH", "Tôi đã đóng bảo hiểm 10 năm.")
-    app.triage(
-        case_id, Category(InsuranceLine.HEALTH, InquiryKind.PROCEDURE), Priority.HIGH, None, at(1)
+    app.act(
+        case_id,
+        Action.TRIAGE,
+        at(1),
+        category=Category(InsuranceLine.HEALTH, InquiryKind.PROCEDURE),
+        priority=Priority.HIGH,
+        unit=None,
     )
-    app.assign(case_id, "lan.nguyen", at(2))
-    app.reply(case_id, "Sổ đã được gửi qua bưu điện.", at(3))
-    app.reply(case_id, "Xin kiểm tra hộp thư.", at(4))
-    app.escalate(case_id, "Công dân gọi lại nhiều lần", at(5))
-    app.resolve(case_id, "answered", None, at(6))
-    app.close_case(case_id, at(7))
+    app.act(case_id, Action.ASSIGN, at(2), agent="lan.nguyen")
+    app.act(case_id, Action.REPLY, at(3), message="Sổ đã được gửi qua bưu điện.")
+    app.act(case_id, Action.REPLY, at(4), message="Xin kiểm tra hộp thư.")
+    app.act(case_id, Action.ESCALATE, at(5), reason="Công dân gọi lại nhiều lần")
+    app.act(case_id, Action.RESOLVE, at(6), resolution="answered", summary=None)
+    app.act(case_id, Action.CLOSE, at(7))
 
     caught_up(setup)
 
@@ -151,8 +159,13 @@ def test_text_is_found_with_or_without_vietnamese_diacritics(
         "certificate": open_case(setup, "Zapytanie o zaświadczenie", minutes=3),
     }
     contributions = cases["contributions"]
-    app.assign(contributions, "lan.nguyen", at(4))
-    app.reply(contributions, "Mức đóng BHXH tự nguyện được tính theo thu nhập.", at(5))
+    app.act(contributions, Action.ASSIGN, at(4), agent="lan.nguyen")
+    app.act(
+        contributions,
+        Action.REPLY,
+        at(5),
+        message="Mức đóng BHXH tự nguyện được tính theo thu nhập.",
+    )
 
     caught_up(setup)
 
@@ -287,8 +300,13 @@ def test_a_batch_from_a_stale_position_is_refused_and_changes_nothing(
     setup: Setup, name: str
 ) -> None:
     case_id = open_case(setup, "Bảo hiểm y tế")
-    setup.container.care_centre.triage(
-        case_id, Category(InsuranceLine.HEALTH, InquiryKind.PROCEDURE), Priority.HIGH, None, at(1)
+    setup.container.care_centre.act(
+        case_id,
+        Action.TRIAGE,
+        at(1),
+        category=Category(InsuranceLine.HEALTH, InquiryKind.PROCEDURE),
+        priority=Priority.HIGH,
+        unit=None,
     )
     with setup.projections.worker():
         assert setup.projections.wait_until_caught_up(timeout=10)
@@ -310,9 +328,11 @@ def test_a_batch_from_a_stale_position_is_refused_and_changes_nothing(
 
 def test_a_very_long_conversation_does_not_stop_the_case_list(setup: Setup) -> None:
     case_id = open_case(setup, "Hồ sơ dài")
-    setup.container.care_centre.assign(case_id, "lan.nguyen", at(1))
+    setup.container.care_centre.act(case_id, Action.ASSIGN, at(1), agent="lan.nguyen")
     # Far beyond what a PostgreSQL tsvector holds (1 MB) if it were all indexed.
-    setup.container.care_centre.reply(case_id, " ".join(f"tu{n}" for n in range(150_000)), at(2))
+    setup.container.care_centre.act(
+        case_id, Action.REPLY, at(2), message=" ".join(f"tu{n}" for n in range(150_000))
+    )
     later = open_case(setup, "Bảo hiểm y tế", minutes=3)
     caught_up(setup)
     assert {row.case_id for row in search_cases(setup.container.datastore, text="tu1")[0]} == {

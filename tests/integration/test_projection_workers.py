@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from casemgmt.projections.workload import CaseTraffic
-from tests.integration.projection_support import Setup, WorkerProcess, fresh_setup, wait_for
+from tests.support.projections import Setup, WorkerProcess, fresh_setup, wait_for
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

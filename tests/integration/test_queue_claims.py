@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from casemgmt.domain import (
+    Action,
     Actor,
     Category,
     Channel,
@@ -22,20 +23,22 @@ from casemgmt.domain import (
     RequesterKind,
     Role,
 )
-from casemgmt.projections import search_cases
-from casemgmt.projections.queues import release_expired_claims
-from casemgmt.projections.workload import CaseTraffic
-from tests.integration.projection_support import Setup, agent_context, fresh_setup
+from casemgmt.projections.work_queues import release_expired_claims
+from casemgmt.queries import search_cases
+from casemgmt.queries.work_queues import CLAIM_HOLD
+from tests.support.projections import Setup, agent_context, fresh_setup
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from uuid import UUID
 
-    from casemgmt.projections import ProjectionWorker
+    from casemgmt.runtime import ProjectionWorker
     from casemgmt.settings import Settings
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SUPERVISOR = Actor("mai.tran", Role.SUPERVISOR)
+SWITCHBOARD = Actor("switchboard", Role.INTAKE)
 
 
 @pytest.fixture
@@ -50,8 +53,8 @@ def worker(setup: Setup) -> Iterator[ProjectionWorker]:
         yield running
 
 
-def at(minutes: float) -> Context:
-    return Context(SUPERVISOR, T0 + timedelta(minutes=minutes), f"r{minutes}", "api")
+def at(minutes: float, actor: Actor = SUPERVISOR) -> Context:
+    return Context(actor, T0 + timedelta(minutes=minutes), f"r{minutes}", "api")
 
 
 def triaged(
@@ -66,10 +69,17 @@ def triaged(
         subject="Hỏi về lương hưu",
         requester=Requester(RequesterKind.CITIZEN, None, "Trần Thị B"),
         received_at=T0 + timedelta(minutes=received_minutes),
-        ctx=at(received_minutes),
+        ctx=at(received_minutes, SWITCHBOARD),
     )
     category = Category(line, InquiryKind.BENEFIT_STATUS)
-    app.triage(case.id, category, priority, "hanoi", at(received_minutes + 1))
+    app.act(
+        case.id,
+        Action.TRIAGE,
+        at(received_minutes + 1),
+        category=category,
+        priority=priority,
+        unit="hanoi",
+    )
     return case.id
 
 
@@ -105,26 +115,34 @@ def test_a_case_leaves_its_queue_when_taken_or_finished_and_returns_when_free_ag
     other = triaged(setup, Priority.NORMAL, 0)
     assert waiting(setup) == [case, other]
 
-    app.assign(case, "lan.nguyen", at(5))
+    app.act(case, Action.ASSIGN, at(5), agent="lan.nguyen")
     assert waiting(setup) == [other]
-    app.unassign(case, at(6))
+    app.act(case, Action.UNASSIGN, at(6))
     assert waiting(setup) == [case, other]
-    app.assign(case, "lan.nguyen", at(7))
-    app.transfer(case, "hcm", "Thuộc thẩm quyền TP.HCM", at(8))  # back to waiting, unassigned
+    app.act(case, Action.ASSIGN, at(7), agent="lan.nguyen")
+    app.act(
+        case, Action.TRANSFER, at(8), unit="hcm", reason="Thuộc thẩm quyền TP.HCM"
+    )  # back to waiting, unassigned
     assert waiting(setup) == [case, other]
-    app.assign(case, "binh.le", at(9))
-    app.request_info(case, "Xin bổ sung giấy tờ", at(10))
-    app.unassign(case, at(11))  # awaiting the citizen: waits for the citizen, not an agent
+    app.act(case, Action.ASSIGN, at(9), agent="binh.le")
+    app.act(case, Action.REQUEST_INFO, at(10), message="Xin bổ sung giấy tờ")
+    app.act(
+        case, Action.UNASSIGN, at(11)
+    )  # awaiting the citizen: waits for the citizen, not an agent
     assert waiting(setup) == [other]
-    app.citizen_message(case, "Đã gửi giấy tờ", at(12))  # back in progress, nobody on it
+    app.act(
+        case, Action.CITIZEN_MESSAGE, at(12), message="Đã gửi giấy tờ"
+    )  # back in progress, nobody on it
     assert waiting(setup) == [case, other]
-    app.assign(case, "binh.le", at(13))
-    app.resolve(case, "answered", None, at(14))
-    app.close_case(case, at(15))
+    app.act(case, Action.ASSIGN, at(13), agent="binh.le")
+    app.act(case, Action.RESOLVE, at(14), resolution="answered", summary=None)
+    app.act(case, Action.CLOSE, at(15))
     assert waiting(setup) == [other]
-    app.reopen(case, "Công dân hỏi lại", at(16))  # back with binh.le, who still has it
+    app.act(
+        case, Action.REOPEN, at(16), reason="Công dân hỏi lại"
+    )  # back with binh.le, who still has it
     assert waiting(setup) == [other]
-    app.merge(other, case, at(17))
+    app.act(other, Action.MERGE, at(17), into=case)
     assert waiting(setup) == []
 
 
@@ -132,12 +150,12 @@ def test_a_claim_assigns_the_next_case_to_the_agent(setup: Setup, worker: Projec
     first, second = triaged(setup, Priority.URGENT, 0), triaged(setup, Priority.LOW, 0)
     assert waiting(setup) == [first, second]
 
-    claimed = setup.queues.claim_next("social", "lan.nguyen", agent_context("lan.nguyen"))
+    claimed = setup.claims.claim_next("social", agent_context("lan.nguyen"))
 
     assert claimed is not None and claimed.id == first
     assert setup.container.care_centre.get_case(first).assignee == "lan.nguyen"
     assert waiting(setup) == [second]
-    assert setup.queues.claim_next("health", "lan.nguyen", agent_context("lan.nguyen")) is None
+    assert setup.claims.claim_next("health", agent_context("lan.nguyen")) is None
 
 
 def test_a_claim_skips_a_case_taken_meanwhile_and_takes_the_next(setup: Setup) -> None:
@@ -145,9 +163,9 @@ def test_a_claim_skips_a_case_taken_meanwhile_and_takes_the_next(setup: Setup) -
         taken, free = triaged(setup, Priority.URGENT, 0), triaged(setup, Priority.NORMAL, 0)
         assert waiting(setup) == [taken, free]
     # With no worker running the queue still shows `taken` first after a supervisor assigns it.
-    setup.container.care_centre.assign(taken, "mai.tran", at(5))
+    setup.container.care_centre.act(taken, Action.ASSIGN, at(5), agent="mai.tran")
 
-    claimed = setup.queues.claim_next("social", "lan.nguyen", agent_context("lan.nguyen"))
+    claimed = setup.claims.claim_next("social", agent_context("lan.nguyen"))
 
     assert claimed is not None and claimed.id == free
     assert setup.container.care_centre.get_case(taken).assignee == "mai.tran"
@@ -159,12 +177,12 @@ def test_a_claim_whose_claimer_died_returns_to_the_queue(
 ) -> None:
     case = triaged(setup, Priority.NORMAL, 0)
     assert waiting(setup) == [case]
-    live = setup.queues._live()
-    # What claim_next does before it assigns; the claimer then dies, its hold already expired.
-    setup.queues._claim(keys=[live.queue("social"), live.ages("social"), live.held], args=[0])
+    # What claim_next does before it assigns; the claimer then dies.
+    assert setup.queues.take_next("social") is not None
     assert setup.queues.queue_items("social") == []
+    hold_expired = datetime.now(UTC) + CLAIM_HOLD + timedelta(seconds=1)
 
-    assert release_expired_claims(setup.container.redis, setup.queues.keys) == 1
+    assert release_expired_claims(setup.container.redis, setup.queues.keys, hold_expired) == 1
 
     assert waiting(setup) == [case]
 
@@ -180,7 +198,7 @@ def test_fifty_agents_claiming_at_once_never_share_a_case(
     def work(agent: str) -> None:
         context = agent_context(agent)
         start.wait()
-        while (case := setup.queues.claim_next("health", agent, context)) is not None:
+        while (case := setup.claims.claim_next("health", context)) is not None:
             claims[agent].append(case.id)
 
     threads = [threading.Thread(target=work, args=(agent,)) for agent in claims]

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from casemgmt.projections.workload import CaseTraffic
-from tests.integration.projection_support import (
+from tests.support.projections import (
     Setup,
     agent_context,
     fresh_setup,
@@ -16,6 +15,7 @@ from tests.integration.projection_support import (
     queue_states,
     wait_for,
 )
+from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -47,7 +47,7 @@ def test_queues_come_back_with_the_same_cases_in_the_same_order_after_redis_is_f
         took = wait_for(lambda: queue_snapshot(setup) == before, timeout=10)
         assert queue_states(setup) == states
         assert setup.projections.wait_until_caught_up(timeout=5)
-        claimed = setup.queues.claim_next("health", "lan.nguyen", agent_context("lan.nguyen"))
+        claimed = setup.claims.claim_next("health", agent_context("lan.nguyen"))
     assert claimed is not None and claimed.id == before["health"][0].case_id
     assert took < 5
 
@@ -77,7 +77,7 @@ def test_rebuilding_the_queues_fills_a_new_generation_while_agents_keep_claiming
         rebuild.start()
         assert halfway.wait(10)
         assert queue_snapshot(setup) == before  # readers still see the live generation
-        claimed = setup.queues.claim_next("social", "lan.nguyen", agent_context("lan.nguyen"))
+        claimed = setup.claims.claim_next("social", agent_context("lan.nguyen"))
         assert claimed is not None
         go_on.set()
         rebuild.join(20)

@@ -13,10 +13,10 @@ from casemgmt.application import (
     CareCentre,
     CaseNotFound,
     ConcurrentUpdate,
-    CountingReferences,
     StaleVersion,
 )
 from casemgmt.domain import (
+    Action,
     ActionNotAllowed,
     Actor,
     Case,
@@ -34,16 +34,18 @@ from casemgmt.domain import (
     Role,
     Status,
 )
+from tests.support.fakes import CountingReferences
 
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 HANOI = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 24, 8, 15, tzinfo=HANOI)
 INTAKE = Actor("mail-gateway", Role.INTAKE)
-AGENT = Actor("agent-1", Role.AGENT)
+# Drives the cases here; who may do what is tested in test_authorization.
+SUPERVISOR = Actor("mai.tran", Role.SUPERVISOR)
 CITIZEN = Requester(RequesterKind.CITIZEN, "0123456789", "Nguyễn Văn A", "a@example.vn")
 
 
-def at(minutes: float, actor: Actor = AGENT) -> Context:
+def at(minutes: float, actor: Actor = SUPERVISOR) -> Context:
     return Context(actor, T0 + timedelta(minutes=minutes), f"req-{minutes}", "api")
 
 
@@ -142,22 +144,29 @@ def test_invalid_intake_is_refused_naming_the_field(app: CareCentre) -> None:
 def test_a_case_lives_from_intake_to_closed_with_feedback(app: CareCentre) -> None:
     case, _ = open_email(app)
     social_procedure = Category(InsuranceLine.SOCIAL, InquiryKind.PROCEDURE)
-    app.triage(case.id, social_procedure, Priority.HIGH, None, at(1, Actor("rules", Role.SYSTEM)))
-    app.assign(case.id, "agent-1", at(2))
-    app.note(case.id, "Tra cứu hồ sơ.", at(3))
-    app.reply(case.id, "Chúng tôi đang kiểm tra.", at(4))
-    app.request_info(case.id, "Xin gửi bản sao CCCD.", at(5))
-    app.citizen_message(case.id, "Đã gửi.", at(6, INTAKE))
-    app.escalate(case.id, "Khiếu nại lần hai.", at(7))
-    app.transfer(case.id, "danang", "Hồ sơ ở Đà Nẵng.", at(8))
-    app.assign(case.id, "agent-7", at(9))
-    app.unassign(case.id, at(10))
-    app.assign(case.id, "agent-7", at(11))
-    app.resolve(case.id, "answered", "Sổ đã gửi.", at(12))
-    app.reopen(case.id, "Chưa nhận được.", at(13))
-    app.resolve(case.id, "answered", None, at(14))
-    app.close_case(case.id, at(15))
-    closed = app.feedback(case.id, 5, "Cảm ơn.", at(16, INTAKE))
+    app.act(
+        case.id,
+        Action.TRIAGE,
+        at(1, Actor("rules", Role.SYSTEM)),
+        category=social_procedure,
+        priority=Priority.HIGH,
+        unit=None,
+    )
+    app.act(case.id, Action.ASSIGN, at(2), agent="agent-1")
+    app.act(case.id, Action.NOTE, at(3), text="Tra cứu hồ sơ.")
+    app.act(case.id, Action.REPLY, at(4), message="Chúng tôi đang kiểm tra.")
+    app.act(case.id, Action.REQUEST_INFO, at(5), message="Xin gửi bản sao CCCD.")
+    app.act(case.id, Action.CITIZEN_MESSAGE, at(6, INTAKE), message="Đã gửi.")
+    app.act(case.id, Action.ESCALATE, at(7), reason="Khiếu nại lần hai.")
+    app.act(case.id, Action.TRANSFER, at(8), unit="danang", reason="Hồ sơ ở Đà Nẵng.")
+    app.act(case.id, Action.ASSIGN, at(9), agent="agent-7")
+    app.act(case.id, Action.UNASSIGN, at(10))
+    app.act(case.id, Action.ASSIGN, at(11), agent="agent-7")
+    app.act(case.id, Action.RESOLVE, at(12), resolution="answered", summary="Sổ đã gửi.")
+    app.act(case.id, Action.REOPEN, at(13), reason="Chưa nhận được.")
+    app.act(case.id, Action.RESOLVE, at(14), resolution="answered", summary=None)
+    app.act(case.id, Action.CLOSE, at(15))
+    closed = app.act(case.id, Action.FEEDBACK, at(16, INTAKE), score=5, comment="Cảm ơn.")
 
     assert closed == app.get_case(case.id)
     assert (closed.status, closed.version) == (Status.CLOSED, 17)
@@ -175,7 +184,7 @@ def test_a_case_lives_from_intake_to_closed_with_feedback(app: CareCentre) -> No
 
 def test_stored_events_keep_their_moment_and_who_caused_them(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.assign(case.id, "agent-1", at(2))
+    app.act(case.id, Action.ASSIGN, at(2), agent="agent-1")
     received, assigned = app.history(case.id)
     assert received.timestamp == T0
     assert received.timestamp.utcoffset() == timedelta(hours=7)
@@ -186,7 +195,7 @@ def test_stored_events_keep_their_moment_and_who_caused_them(app: CareCentre) ->
 def test_a_refused_action_saves_nothing(app: CareCentre) -> None:
     case, _ = open_email(app)
     with pytest.raises(ActionNotAllowed, match="cannot close: case CC-2026-000001 is received"):
-        app.close_case(case.id, at(1))
+        app.act(case.id, Action.CLOSE, at(1))
     assert app.get_case(case.id).version == 1
 
 
@@ -195,7 +204,7 @@ def test_an_unknown_case_is_not_found(app: CareCentre) -> None:
     with pytest.raises(CaseNotFound):
         app.get_case(unknown)
     with pytest.raises(CaseNotFound):
-        app.note(unknown, "Không có.", at(1))
+        app.act(unknown, Action.NOTE, at(1), text="Không có.")
     with pytest.raises(CaseNotFound):
         app.history(unknown)
     assert app.find_case(unknown) is None
@@ -206,9 +215,9 @@ def test_an_unknown_case_is_not_found(app: CareCentre) -> None:
 
 def test_a_command_expecting_another_version_is_stale(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.note(case.id, "Ghi chú.", at(1), expected_version=1)
+    app.act(case.id, Action.NOTE, at(1), expected_version=1, text="Ghi chú.")
     with pytest.raises(StaleVersion) as stale:
-        app.note(case.id, "Ghi chú nữa.", at(2), expected_version=1)
+        app.act(case.id, Action.NOTE, at(2), expected_version=1, text="Ghi chú nữa.")
     assert (stale.value.expected, stale.value.actual) == (1, 2)
     assert app.get_case(case.id).version == 2
 
@@ -227,10 +236,10 @@ class LosesTheRace(CareCentre):
 def test_two_concurrent_writes_never_both_succeed() -> None:
     with LosesTheRace(IN_MEMORY, references=CountingReferences()) as app:
         case, _ = open_email(app)
-        app.assign(case.id, "agent-1", at(1))
+        app.act(case.id, Action.ASSIGN, at(1), agent="agent-1")
         app.lag_to = 1
         with pytest.raises(ConcurrentUpdate) as conflict:
-            app.assign(case.id, "agent-2", at(2))
+            app.act(case.id, Action.ASSIGN, at(2), agent="agent-2")
         assert conflict.value.case_id == case.id
         app.lag_to = None
         assert app.get_case(case.id).assignee == "agent-1"
@@ -242,7 +251,7 @@ def test_two_concurrent_writes_never_both_succeed() -> None:
 def test_merging_records_both_sides_together(app: CareCentre) -> None:
     survivor, _ = open_email(app, "<msg-1@mail>")
     duplicate, _ = open_email(app, "<msg-2@mail>")
-    merged = app.merge(duplicate.id, survivor.id, at(1))
+    merged = app.act(duplicate.id, Action.MERGE, at(1), into=survivor.id)
     assert (merged.status, merged.merged_into) == (Status.MERGED, survivor.id)
     assert app.get_case(survivor.id).merged_from == [duplicate.id]
     assert type(app.history(survivor.id)[-1]).__name__ == "MergeRecorded"
@@ -251,7 +260,7 @@ def test_merging_records_both_sides_together(app: CareCentre) -> None:
 def test_merging_into_an_unknown_case_is_refused_and_saves_nothing(app: CareCentre) -> None:
     case, _ = open_email(app)
     with pytest.raises(InvalidCommand) as refused:
-        app.merge(case.id, UUID(int=404), at(1))
+        app.act(case.id, Action.MERGE, at(1), into=UUID(int=404))
     assert refused.value.field == "into"
     assert app.get_case(case.id).status is Status.RECEIVED
 
@@ -260,9 +269,9 @@ def test_merging_into_a_merged_case_is_refused_and_saves_nothing(app: CareCentre
     first, _ = open_email(app, "<msg-1@mail>")
     second, _ = open_email(app, "<msg-2@mail>")
     third, _ = open_email(app, "<msg-3@mail>")
-    app.merge(second.id, first.id, at(1))
+    app.act(second.id, Action.MERGE, at(1), into=first.id)
     with pytest.raises(InvalidCommand, match="is itself merged"):
-        app.merge(third.id, second.id, at(2))
+        app.act(third.id, Action.MERGE, at(2), into=second.id)
     assert app.get_case(third.id).status is Status.RECEIVED
 
 
@@ -271,8 +280,8 @@ def test_merging_into_a_merged_case_is_refused_and_saves_nothing(app: CareCentre
 
 def test_a_case_can_be_read_as_it_was_at_a_version(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.assign(case.id, "agent-1", at(10))
-    app.resolve(case.id, "answered", None, at(20))
+    app.act(case.id, Action.ASSIGN, at(10), agent="agent-1")
+    app.act(case.id, Action.RESOLVE, at(20), resolution="answered", summary=None)
     assert app.case_at(case.id, version=2).status is Status.IN_PROGRESS
     assert app.case_at(case.id, version=1).status is Status.RECEIVED
     assert app.case_at(case.id).status is Status.RESOLVED
@@ -284,8 +293,8 @@ def test_a_case_can_be_read_as_it_was_at_a_version(app: CareCentre) -> None:
 
 def test_a_case_can_be_read_as_it_stood_at_a_moment(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.assign(case.id, "agent-1", at(10))
-    app.resolve(case.id, "answered", None, at(20))
+    app.act(case.id, Action.ASSIGN, at(10), agent="agent-1")
+    app.act(case.id, Action.RESOLVE, at(20), resolution="answered", summary=None)
     assert app.case_at(case.id, as_of=T0).status is Status.RECEIVED
     assert app.case_at(case.id, as_of=T0 + timedelta(minutes=19)).status is Status.IN_PROGRESS
     assert app.case_at(case.id, as_of=T0 + timedelta(minutes=20)).status is Status.RESOLVED
@@ -311,10 +320,10 @@ def test_the_past_is_asked_for_by_version_or_by_moment_not_both(app: CareCentre)
 
 def test_a_snapshot_is_taken_every_fifty_events_and_loads_the_same_case(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.assign(case.id, "agent-1", at(1))
-    app.reply(case.id, "Đang kiểm tra.", at(2))
+    app.act(case.id, Action.ASSIGN, at(1), agent="agent-1")
+    app.act(case.id, Action.REPLY, at(2), message="Đang kiểm tra.")
     for n in range(60):
-        app.note(case.id, f"Ghi chú {n}.", at(3 + n))
+        app.act(case.id, Action.NOTE, at(3 + n), text=f"Ghi chú {n}.")
     assert app.snapshots is not None
     snapshots = list(app.snapshots.get(case.id))
     assert [s.originator_version for s in snapshots] == [50]
@@ -330,19 +339,19 @@ def test_a_snapshot_is_taken_every_fifty_events_and_loads_the_same_case(app: Car
 
 def test_a_case_loaded_from_a_snapshot_has_its_value_objects_back(app: CareCentre) -> None:
     case, _ = open_email(app)
-    app.assign(case.id, "agent-1", at(1))
-    app.reply(case.id, "Đang kiểm tra.", at(2))
+    app.act(case.id, Action.ASSIGN, at(1), agent="agent-1")
+    app.act(case.id, Action.REPLY, at(2), message="Đang kiểm tra.")
     for n in range(47):
-        app.note(case.id, f"Ghi chú {n}.", at(3 + n))
+        app.act(case.id, Action.NOTE, at(3 + n), text=f"Ghi chú {n}.")
     at_snapshot = app.case_at(case.id, version=50)
     assert at_snapshot.status is Status.IN_PROGRESS
     assert isinstance(at_snapshot.requester, Requester)
     assert at_snapshot.category.line is InsuranceLine.SOCIAL
     assert isinstance(at_snapshot.messages[0], Message)
     assert at_snapshot.last_activity_at == T0 + timedelta(minutes=49)
-    app.resolve(case.id, "answered", None, at(60))
-    app.close_case(case.id, at(61))
-    app.feedback(case.id, 3, None, at(62))
+    app.act(case.id, Action.RESOLVE, at(60), resolution="answered", summary=None)
+    app.act(case.id, Action.CLOSE, at(61))
+    app.act(case.id, Action.FEEDBACK, at(62), score=3, comment=None)
     assert app.get_case(case.id) == replay(app, case.id)
 
 

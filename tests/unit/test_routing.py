@@ -9,15 +9,12 @@ from uuid import UUID
 
 import pytest
 
-from casemgmt.projections.routing import (
-    DEFAULT_ROUTING,
-    RoutingError,
-    RoutingRules,
+from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
+from casemgmt.readmodels.work_queue_layout import (
     case_id_of,
     due_at,
     priority_band,
     queue_order,
-    route,
     waiting_queue,
 )
 
@@ -76,14 +73,17 @@ def test_a_case_goes_to_the_queue_of_the_first_rule_it_matches(
     unit: str | None, line: str | None, kind: str | None, queue: str
 ) -> None:
     case = Waiting(unit=unit, category_line=line, category_kind=kind)
-    assert route(case, RULES) == queue
+    assert RULES.route(case) == queue
 
 
 def test_the_built_in_rules_route_by_insurance_line_and_complaints_apart() -> None:
-    assert route(Waiting(category_line="health")) == "health"
-    assert route(Waiting(category_line="unemployment")) == "unemployment"
-    assert route(Waiting(category_line="social", category_kind="complaint")) == "complaints"
-    assert route(Waiting(category_line=None, category_kind=None)) == "general"
+    assert DEFAULT_ROUTING.route(Waiting(category_line="health")) == "health"
+    assert DEFAULT_ROUTING.route(Waiting(category_line="unemployment")) == "unemployment"
+    assert (
+        DEFAULT_ROUTING.route(Waiting(category_line="social", category_kind="complaint"))
+        == "complaints"
+    )
+    assert DEFAULT_ROUTING.route(Waiting(category_line=None, category_kind=None)) == "general"
     assert DEFAULT_ROUTING.queue_names == [
         "complaints",
         "health",

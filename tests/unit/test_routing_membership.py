@@ -18,9 +18,11 @@ from casemgmt.domain import (
     RequesterKind,
     Role,
 )
-from casemgmt.projections.routing import DEFAULT_ROUTING, waiting_queue
-from casemgmt.projections.summary import CaseSummary, evolve, words_added
-from casemgmt.projections.text import fold
+from casemgmt.domain.routing import DEFAULT_ROUTING
+from casemgmt.projections.summaries import evolve, words_added
+from casemgmt.readmodels.case_summary import CaseSummary
+from casemgmt.readmodels.text import fold
+from casemgmt.readmodels.work_queue_layout import waiting_queue
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 _minutes = iter(range(1, 10_000))

@@ -25,15 +25,16 @@ import redis
 
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Context, Role
-from casemgmt.projections import WorkQueues
-from casemgmt.projections.queue_store import QueueKeys
+from casemgmt.readmodels.work_queue_layout import QueueKeys
 from tests.conftest import scratch_database
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from casemgmt.application import Claims
     from casemgmt.bootstrap import Container
-    from casemgmt.projections import Projections, QueueItem
+    from casemgmt.queries import QueueItem, TakenCase, WorkQueues
+    from casemgmt.runtime import Projections
     from casemgmt.settings import Settings
 
 _databases = itertools.count(1)
@@ -47,6 +48,10 @@ class Setup:
     projections: Projections
     queues: WorkQueues
     key_prefix: str
+
+    @property
+    def claims(self) -> Claims[TakenCase]:
+        return self.container.claims
 
     @property
     def database_url(self) -> str:
@@ -101,9 +106,9 @@ def with_redis_db(url: str, db: int) -> str:
     return f"{scheme}://{host}/{db}"
 
 
-def agent_context(agent: str) -> Callable[[], Context]:
-    """A claim's context factory: the agent, now, a request of its own."""
-    return lambda: Context(Actor(agent, Role.AGENT), datetime.now(UTC), str(uuid.uuid4()), "api")
+def agent_context(agent: str) -> Context:
+    """A claim's context: the agent, now, a request of its own."""
+    return Context(Actor(agent, Role.AGENT), datetime.now(UTC), str(uuid.uuid4()), "api")
 
 
 def summary_rows(setup: Setup) -> list[tuple[Any, ...]]:

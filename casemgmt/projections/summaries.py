@@ -1,80 +1,20 @@
-"""A case as lists, filters and work queues see it, and how each event of a case changes it.
+"""How each event of a case changes its summary, for every projection that keeps summaries.
 
-Both the PostgreSQL read table and the Redis work queues fold the same events with `evolve`, so a
-case's queue and status can never differ between the two. Values are the strings the events carry
-(`"in_progress"`, `"health"`), which is what the table stores and the API returns.
+Both the PostgreSQL case list and the Redis work queues fold the same events with `evolve`, so a
+case's queue and status can never differ between the two.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
-from uuid import UUID
 
 from casemgmt.domain import Case, Status
+from casemgmt.readmodels.case_summary import CaseSummary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from casemgmt.projections.routing import RoutingRules
-
-
-@dataclass(slots=True)
-class CaseSummary:
-    """One case's row in the case list (`case_summaries`)."""
-
-    case_id: UUID
-    reference: str
-    status: str
-    channel: str
-    subject: str
-    category_line: str | None
-    category_kind: str | None
-    priority: str
-    unit: str | None
-    queue: str | None
-    assignee: str | None
-    escalation_level: int
-    received_at: datetime
-    first_replied_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    merged_into: UUID | None
-    first_response_breached: bool
-    resolution_breached: bool
-    last_activity_at: datetime
-    version: int
-
-    @property
-    def breached(self) -> bool:
-        return self.first_response_breached or self.resolution_breached
-
-    def as_json(self) -> dict[str, Any]:
-        """A JSON-native form (ISO-8601 moments, string ids), for stores such as Redis."""
-        data = asdict(self)
-        for name in _MOMENTS:
-            if data[name] is not None:
-                data[name] = data[name].isoformat()
-        data["case_id"] = str(self.case_id)
-        data["merged_into"] = None if self.merged_into is None else str(self.merged_into)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CaseSummary:
-        """The summary from `as_json`'s form (extra keys are ignored)."""
-        data = {name: data[name] for name in COLUMNS}
-        for name in _MOMENTS:
-            if data[name] is not None:
-                data[name] = datetime.fromisoformat(data[name])
-        data["case_id"] = UUID(data["case_id"])
-        if data["merged_into"] is not None:
-            data["merged_into"] = UUID(data["merged_into"])
-        return cls(**data)
-
-
-COLUMNS: Final = tuple(f.name for f in fields(CaseSummary))
-_MOMENTS: Final = tuple(name for name in COLUMNS if name.endswith("_at"))
+    from casemgmt.domain.routing import RoutingRules
 
 
 def evolve(

@@ -1,7 +1,7 @@
 """The care centre's projections by name: how far each is, rebuilding one, running them.
 
 `build_projections(...)` is what `casemgmt serve`, `casemgmt worker`, `casemgmt rebuild` and
-`/health` use; they need no other entry into this package except `search_cases` and `WorkQueues`.
+`/health` use.
 """
 
 from __future__ import annotations
@@ -9,23 +9,24 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from casemgmt.projections.case_summaries import CaseSummaries
-from casemgmt.projections.locks import lock_holders
-from casemgmt.projections.log import EventLog
-from casemgmt.projections.queue_store import DEFAULT_KEY_PREFIX
-from casemgmt.projections.routing import DEFAULT_ROUTING
-from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, ProjectionWorker
+from casemgmt.domain.routing import DEFAULT_ROUTING
+from casemgmt.persistence.locks import lock_holders
+from casemgmt.projections.case_list import CaseListProjection
 from casemgmt.projections.work_queues import WorkQueueProjection
+from casemgmt.readmodels.work_queue_layout import DEFAULT_KEY_PREFIX
+from casemgmt.runtime.log import EventLog
+from casemgmt.runtime.runner import DEFAULT_BATCH_SIZE, ProjectionWorker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from datetime import datetime
 
     import redis
 
     from casemgmt.application import CareCentre
+    from casemgmt.domain.routing import RoutingRules
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.projections.base import Progress, Projection
-    from casemgmt.projections.routing import RoutingRules
 
 REBUILD_BATCH_SIZE = 2000
 
@@ -133,6 +134,7 @@ def build_projections(
     datastore: Datastore,
     redis_client: redis.Redis[bytes],
     *,
+    clock: Callable[[], datetime],
     routing: RoutingRules = DEFAULT_ROUTING,
     key_prefix: str = DEFAULT_KEY_PREFIX,
 ) -> Projections:
@@ -140,8 +142,8 @@ def build_projections(
     return Projections(
         EventLog.of(care_centre),
         [
-            CaseSummaries(datastore, routing),
-            WorkQueueProjection(redis_client, routing, key_prefix=key_prefix),
+            CaseListProjection(datastore, routing),
+            WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
         ],
         datastore,
     )

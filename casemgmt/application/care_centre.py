@@ -1,24 +1,24 @@
-"""The care centre application: load a case, give it a command, save what it recorded.
+"""The care centre application: load a case, authorise and give it a command, save what it recorded.
 
 `CareCentre` knows nothing of HTTP or clocks: the caller reads the clock and passes the moment in
-through the command's `Context`. Library errors become the errors below, which the API turns into
-404 (`CaseNotFound`), 409 (`ConcurrentUpdate`, and the domain's `ActionNotAllowed`), 412
-(`StaleVersion`) and 422 (the domain's `InvalidCommand`).
+through the command's `Context`. Every action declared in `casemgmt.domain.Action` goes through
+`act`; library errors become the errors of `casemgmt.application.errors`.
 """
 
 from __future__ import annotations
 
-import threading
-from abc import ABC, abstractmethod
+from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from casemgmt.domain import Case, InvalidCommand, Priority
-from casemgmt.domain.validation import require_aware
+from casemgmt.application.authorization import authorize, authorize_action
+from casemgmt.application.errors import CaseNotFound, ConcurrentUpdate, StaleVersion
+from casemgmt.domain import Action, Case, Channel, InvalidCommand, Priority, Role
+from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,59 +27,13 @@ if TYPE_CHECKING:
     from eventsourcing.domain import MutableOrImmutableAggregate
     from eventsourcing.utils import EnvType
 
-    from casemgmt.domain import Category, Channel, Context, Requester
+    from casemgmt.application.references import ReferenceNumbers
+    from casemgmt.domain import Category, Context, Requester
 
 # How long after closing a case its requester may still have it reopened, unless told otherwise.
-DEFAULT_REOPEN_WINDOW = timedelta(days=30)
-
-
-class CaseNotFound(LookupError):  # noqa: N818 -- names read as what happened
-    """No case has this id (or it did not exist yet at the moment or version asked for)."""
-
-    def __init__(self, case_id: UUID, detail: str | None = None) -> None:
-        super().__init__(detail or f"case {case_id} not found")
-        self.case_id = case_id
-
-
-class StaleVersion(Exception):  # noqa: N818
-    """The command expected another version of the case than the current one (`If-Match`)."""
-
-    def __init__(self, case_id: UUID, expected: int, actual: int) -> None:
-        super().__init__(f"case {case_id} is at version {actual}, not {expected}")
-        self.case_id = case_id
-        self.expected = expected
-        self.actual = actual
-
-
-class ConcurrentUpdate(Exception):  # noqa: N818
-    """Another command changed the case between loading and saving it; this one was not saved."""
-
-    def __init__(self, case_id: UUID) -> None:
-        super().__init__(f"case {case_id} was changed by another command at the same time")
-        self.case_id = case_id
-
-
-class ReferenceNumbers(ABC):
-    """Issues the human-readable, unique references of new cases ("CC-2026-000001")."""
-
-    @abstractmethod
-    def next_reference(self, received_at: datetime) -> str:
-        """A reference never issued before, for a case received at `received_at`."""
-
-
-class CountingReferences(ReferenceNumbers):
-    """References counted in memory, from 1 in each year of receipt: for tests and demos."""
-
-    def __init__(self, prefix: str = "CC") -> None:
-        self.prefix = prefix
-        self._issued: dict[int, int] = {}
-        self._lock = threading.Lock()
-
-    def next_reference(self, received_at: datetime) -> str:
-        with self._lock:
-            number = self._issued.get(received_at.year, 0) + 1
-            self._issued[received_at.year] = number
-        return f"{self.prefix}-{received_at.year}-{number:06d}"
+DEFAULT_REOPEN_WINDOW: Final = timedelta(days=30)
+# How often a command without an expected version is tried when other commands keep winning.
+_ATTEMPTS: Final = 3
 
 
 class CareCentre(Application[UUID]):
@@ -128,6 +82,10 @@ class CareCentre(Application[UUID]):
 
         Returns the case and whether it was created now.
         """
+        authorize(ctx.actor, "open")
+        if ctx.actor.role is Role.INTAKE:
+            # A channel integration's intake is caused by the channel, not by a person.
+            ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
         case_id = self.new_id() if external_ref is None else Case.id_for(channel, external_ref)
         existing = self.find_case(case_id) if external_ref is not None else None
         if existing is not None:
@@ -157,132 +115,60 @@ class CareCentre(Application[UUID]):
 
     # -- work on a case -------------------------------------------------------------------------
 
-    def triage(
+    def act(
         self,
         case_id: UUID,
-        category: Category,
-        priority: Priority,
-        unit: str | None,
+        action: Action,
         ctx: Context,
         *,
         expected_version: int | None = None,
+        **body: Any,
     ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.triage(category, priority, unit, ctx)
-        return self._save(case)
+        """Gives a case one of the declared actions, with its body's fields as keywords.
 
-    def assign(
-        self, case_id: UUID, agent: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.assign(agent, ctx)
-        return self._save(case)
+        Who may give it is decided on the very version the command changes. Without an expected
+        version, a command that lost a race is tried again on the new version, where it is
+        authorised and checked again; with one (`If-Match`), the race is reported instead.
+        """
+        arguments = self._arguments(action, body, ctx)
+        for attempt in range(1, _ATTEMPTS + 1):
+            case = self._get_for_change(case_id, expected_version)
+            authorize_action(ctx.actor, action, case, arguments.get("agent"))
+            others = self._perform(case, action, arguments, ctx)
+            try:
+                return self._save(case, *others)
+            except ConcurrentUpdate:
+                if expected_version is not None or attempt == _ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def unassign(self, case_id: UUID, ctx: Context, *, expected_version: int | None = None) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.unassign(ctx)
-        return self._save(case)
+    def _arguments(self, action: Action, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """The domain method's arguments: the declared fields (missing optional ones as None)."""
+        declared = {field.name for field in action.rule.body}
+        unknown = set(body) - declared
+        if unknown:
+            raise InvalidCommand(sorted(unknown)[0], f"is not a field of {action.path}")
+        arguments = {name: body.get(name) for name in declared}
+        if action is Action.ASSIGN and arguments["agent"] is None:
+            arguments["agent"] = ctx.actor.id  # left out: the caller takes the case
+        return arguments
 
-    def reply(
-        self, case_id: UUID, message: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.reply(message, ctx)
-        return self._save(case)
-
-    def note(
-        self, case_id: UUID, text: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.note(text, ctx)
-        return self._save(case)
-
-    def request_info(
-        self, case_id: UUID, message: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.request_info(message, ctx)
-        return self._save(case)
-
-    def citizen_message(
-        self, case_id: UUID, message: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.citizen_message(message, ctx)
-        return self._save(case)
-
-    def escalate(
-        self, case_id: UUID, reason: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.escalate(reason, ctx)
-        return self._save(case)
-
-    def transfer(
-        self,
-        case_id: UUID,
-        unit: str,
-        reason: str,
-        ctx: Context,
-        *,
-        expected_version: int | None = None,
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.transfer(unit, reason, ctx)
-        return self._save(case)
-
-    def resolve(
-        self,
-        case_id: UUID,
-        resolution: str,
-        summary: str | None,
-        ctx: Context,
-        *,
-        expected_version: int | None = None,
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.resolve(resolution, summary, ctx)
-        return self._save(case)
-
-    def reopen(
-        self, case_id: UUID, reason: str, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.reopen(reason, ctx, self.reopen_window)
-        return self._save(case)
-
-    def close_case(
-        self, case_id: UUID, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        """The `close` action (`Application.close` already means closing the event store)."""
-        case = self._get_for_change(case_id, expected_version)
-        case.close(ctx)
-        return self._save(case)
-
-    def merge(
-        self, case_id: UUID, into: UUID, ctx: Context, *, expected_version: int | None = None
-    ) -> Case:
-        """Merges a case into `into`; both cases' events are saved together or not at all."""
-        case = self._get_for_change(case_id, expected_version)
-        case.merge(into, ctx)
-        survivor = self.find_case(into)
-        if survivor is None:
-            raise InvalidCommand("into", f"no case has the id {into}")
-        survivor.record_merge(case.id, ctx)
-        return self._save(case, survivor)
-
-    def feedback(
-        self,
-        case_id: UUID,
-        score: int,
-        comment: str | None,
-        ctx: Context,
-        *,
-        expected_version: int | None = None,
-    ) -> Case:
-        case = self._get_for_change(case_id, expected_version)
-        case.record_feedback(score, comment, ctx)
-        return self._save(case)
+    def _perform(
+        self, case: Case, action: Action, arguments: dict[str, Any], ctx: Context
+    ) -> list[Case]:
+        """Calls the action's method on the case; returns the other cases it changed."""
+        command = getattr(case, action.method)
+        if action is Action.REOPEN:
+            command(**arguments, ctx=ctx, reopen_window=self.reopen_window)
+            return []
+        command(**arguments, ctx=ctx)
+        if action is Action.MERGE:
+            survivor = self.find_case(arguments["into"])
+            if survivor is None:
+                raise InvalidCommand("into", f"no case has the id {arguments['into']}")
+            survivor.record_merge(case.id, ctx)
+            return [survivor]
+        return []
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -340,7 +226,7 @@ class CareCentre(Application[UUID]):
         try:
             self.save(case, *others)
         except IntegrityError:
-            raise ConcurrentUpdate(case.id) from None
+            raise ConcurrentUpdate(case.id, self.find_case(case.id)) from None
         return case
 
     def _get_version(self, case_id: UUID, version: int) -> Case:

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import InvalidCommand
-from casemgmt.projections.case_summaries import TABLE
-from casemgmt.projections.summary import COLUMNS, CaseSummary
-from casemgmt.projections.text import fold
+from casemgmt.readmodels.case_summary import COLUMNS, TABLE, CaseSummary
+from casemgmt.readmodels.text import fold
 
 if TYPE_CHECKING:
     from casemgmt.persistence.datastore import Datastore

@@ -16,25 +16,25 @@ from typing import TYPE_CHECKING, Any, Final
 from eventsourcing.persistence import IntegrityError
 
 from casemgmt.domain import Case
+from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.projections.base import PositionMoved, Projection, replay
-from casemgmt.projections.routing import DEFAULT_ROUTING
-from casemgmt.projections.summary import COLUMNS, CaseSummary, evolve, words_added
-from casemgmt.projections.text import fold
+from casemgmt.projections.summaries import evolve, words_added
+from casemgmt.readmodels.case_summary import COLUMNS, TABLE, CaseSummary
+from casemgmt.readmodels.text import fold
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from uuid import UUID
 
+    from casemgmt.domain.routing import RoutingRules
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.projections.base import Progress
-    from casemgmt.projections.log import Batch, EventLog
-    from casemgmt.projections.routing import RoutingRules
+    from casemgmt.runtime.log import Batch, EventLog
 
     Run = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 logger = logging.getLogger(__name__)
 
-TABLE: Final = "case_summaries"
 # PostgreSQL refuses a tsvector over 1 MB, which would stop the projection at that event for good;
 # the first hundred thousand characters of a case (subject, body, early messages) are plenty.
 MAX_SEARCH_TEXT: Final = 100_000
@@ -80,7 +80,7 @@ class _Row:
     search_text: str
 
 
-class CaseSummaries(Projection):
+class CaseListProjection(Projection):
     """Projects every case into a row of `case_summaries` (lists, filters, full-text search)."""
 
     name = TABLE

@@ -16,7 +16,7 @@ from casemgmt.bootstrap import build
 if TYPE_CHECKING:
     from flask import Flask
 
-    from casemgmt.projections import ProjectionWorker
+    from casemgmt.runtime import ProjectionWorker
     from casemgmt.settings import Settings
 
 

@@ -17,15 +17,16 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from casemgmt.accounts import ACCOUNT_ROLES, AccountError
-from casemgmt.api.views import case_view  # the same shape as GET /api/v1/cases/{id}
+from casemgmt.api.presenters import case_view  # the same shape as GET /api/v1/cases/{id}
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, prepare, start
-from casemgmt.domain import InvalidCommand
+from casemgmt.cli.progress import progress_bar
+from casemgmt.cli.serving import serve
+from casemgmt.domain import ACCOUNT_ROLES, InvalidCommand
 from casemgmt.embedded import EmbeddedServerError
-from casemgmt.projections import UnknownProjection, progress_bar
-from casemgmt.projections.runner import DEFAULT_BATCH_SIZE, run_until_signalled
-from casemgmt.serving import serve
+from casemgmt.persistence.accounts import AccountError
+from casemgmt.runtime import UnknownProjection
+from casemgmt.runtime.runner import DEFAULT_BATCH_SIZE, run_until_signalled
 from casemgmt.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def _case_show(args: argparse.Namespace) -> int:
     as_of = _parse_moment(args.as_of) if args.as_of else None
     with _started() as container:
         case = container.care_centre.case_at(case_id, as_of=as_of)
-        view: dict[str, Any] = case_view(case, container.work_queues.routing)
+        view: dict[str, Any] = case_view(case, container.routing)
     print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
     return 0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg2
 from yoyo import get_backend, read_migrations
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _ADVISORY_LOCK_KEY = zlib.crc32(b"casemgmt:migrate")
 
 log = logging.getLogger(__name__)

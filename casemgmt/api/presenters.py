@@ -1,4 +1,4 @@
-"""The API's views of a case, its events, the case list and the work queues.
+"""What the API shows: application and read-model objects turned into what the representations dump.
 
 `case_view` is also what `casemgmt case show` prints, so the command line and the API agree.
 """
@@ -14,7 +14,9 @@ from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority
 
 if TYPE_CHECKING:
     from casemgmt.domain import Case
-    from casemgmt.projections import CaseSummary, QueueItem, QueueOverview, RoutingRules
+    from casemgmt.domain.routing import RoutingRules
+    from casemgmt.queries import QueueItem, QueueOverview
+    from casemgmt.readmodels.case_summary import CaseSummary
 
 # What every event carries besides its own data; the history shows these beside `data`.
 _ENVELOPE: Final = frozenset(

@@ -15,18 +15,17 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from casemgmt.persistence.locks import LockLost, ProjectionLock
 from casemgmt.projections.base import PositionMoved
-from casemgmt.projections.locks import LockLost, ProjectionLock
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import FrameType
 
     from casemgmt.projections.base import Projection
-    from casemgmt.projections.log import Batch, EventLog
+    from casemgmt.runtime.log import Batch, EventLog
 
 logger = logging.getLogger(__name__)
 
@@ -161,16 +160,6 @@ class ProjectionRunner:
         return position
 
 
-@dataclass(frozen=True)
-class RunnerStatus:
-    """How one projection's runner in this process stands."""
-
-    name: str
-    active: bool  # holds the projection's lock and processes it
-    position: int | None  # the last notification it wrote (None: none yet)
-    last_error: str | None  # what made it stand by again last, if anything
-
-
 class ProjectionWorker:
     """Runs projections in threads of this process: in `casemgmt serve` or as `casemgmt worker`."""
 
@@ -215,18 +204,6 @@ class ProjectionWorker:
     def active(self) -> list[str]:
         """The projections this process processes now (the others it stands by for)."""
         return [name for name, runner in self.runners.items() if runner.active.is_set()]
-
-    def status(self) -> list[RunnerStatus]:
-        """Each runner of this process: processing or standing by, how far, its last failure."""
-        return [
-            RunnerStatus(
-                name=name,
-                active=runner.active.is_set(),
-                position=runner.position,
-                last_error=None if runner.last_error is None else repr(runner.last_error),
-            )
-            for name, runner in self.runners.items()
-        ]
 
     def __enter__(self) -> ProjectionWorker:
         self.start()

@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError
 
-from casemgmt.domain import Role
+from casemgmt.domain import ACCOUNT_ROLES, Role
 
 if TYPE_CHECKING:
     from casemgmt.persistence.datastore import Datastore
-
-ACCOUNT_ROLES = (Role.INTAKE, Role.AGENT, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN)
 
 
 class AccountError(ValueError):

@@ -1,8 +1,8 @@
-"""Which work queue a case waits in, and in which order: pure functions of the case's summary.
+"""Which work queue a case belongs to: the care centre's routing rules, a business policy.
 
 Routing rules come from configuration (a `[queues]` TOML section or a plain mapping): the first rule
 whose conditions all match a case names its queue; a case no rule matches goes to the default
-queue. Within a queue, cases wait by priority (urgent first), then by due time, then by age.
+queue. (The order within a queue is the work queues' read model: `readmodels/work_queue_layout`.)
 
     [queues]
     default = "general"
@@ -24,28 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from casemgmt.domain import InquiryKind, InsuranceLine, Priority, Status
+from casemgmt.domain.lifecycle import Status
+from casemgmt.domain.requests import InquiryKind, InsuranceLine
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from casemgmt.domain import Case
-
-# Statuses in which a case with nobody assigned waits for an agent to take it. A received case is
-# not routed until triage; one awaiting the citizen waits for the citizen, not for an agent.
-WAITING_FOR_AGENT: Final = frozenset({Status.TRIAGED.value, Status.IN_PROGRESS.value})
-
-# Urgent first. A queue's sorted-set score puts this rank above the due time.
-PRIORITY_RANK: Final = {
-    Priority.URGENT.value: 0,
-    Priority.HIGH.value: 1,
-    Priority.NORMAL.value: 2,
-    Priority.LOW.value: 3,
-}
-
-# Milliseconds since 1970 stay below 10**13 until the year 2286, so rank * 10**13 + due time is a
-# whole number below 2**53, which a double (a Redis score) holds exactly.
-_RANK_WEIGHT: Final = 10**13
+    from casemgmt.domain.case import Case
 
 
 class RoutingError(ValueError):
@@ -178,52 +163,6 @@ DEFAULT_ROUTING: Final = RoutingRules(
     ),
     default_queue="general",
 )
-
-
-def route(case: Routable, rules: RoutingRules = DEFAULT_ROUTING) -> str:
-    """The queue a case belongs to under `rules`."""
-    return rules.route(case)
-
-
-def waiting_queue(case: Routable) -> str | None:
-    """The queue the case waits in for an agent now, or None when it waits in none."""
-    if case.assignee is None and case.status in WAITING_FOR_AGENT:
-        return case.queue
-    return None
-
-
-def due_at(case: Routable) -> datetime:
-    """When the case should be answered: the order within a priority.
-
-    The seam for the SLA clocks: until a case carries its first-response or resolution due time,
-    the moment it was received stands in for it (oldest first).
-    """
-    return case.received_at
-
-
-def queue_order(case: Routable) -> tuple[float, str]:
-    """The sorted-set score and member that put the case in its place within a queue.
-
-    The score orders by priority rank, then due time; ties fall to the member, which begins with
-    the moment of receipt, so the older case comes first, then the case id.
-    """
-    rank = PRIORITY_RANK.get(case.priority, PRIORITY_RANK[Priority.NORMAL.value])
-    score = rank * _RANK_WEIGHT + _millis(due_at(case))
-    return float(score), f"{_millis(case.received_at):013d}:{case.case_id}"
-
-
-def priority_band(rank: int) -> tuple[int, int]:
-    """The scores of a queue's cases of one priority rank: from the first, up to the second."""
-    return rank * _RANK_WEIGHT, (rank + 1) * _RANK_WEIGHT
-
-
-def case_id_of(member: str) -> str:
-    """The case id in a queue member made by `queue_order`."""
-    return member.partition(":")[2]
-
-
-def _millis(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _allows(allowed: frozenset[str] | None, value: str | None) -> bool:
