@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from marshmallow import Schema, fields
 
+from casemgmt.api.schemas import enum_field
 from casemgmt.domain import (
     Channel,
     Direction,
@@ -23,10 +24,6 @@ from casemgmt.domain import (
 NULLABLE: Final[dict[str, Any]] = {"required": True, "allow_none": True}
 
 
-def _enum(enum: Any, **kwargs: Any) -> fields.Enum[Any]:
-    return fields.Enum(enum, by_value=True, **kwargs)
-
-
 def _text(**kwargs: Any) -> fields.String:
     return fields.String(required=True, **kwargs)
 
@@ -36,19 +33,21 @@ def _moment(**kwargs: Any) -> fields.DateTime:
 
 
 class RequesterView(Schema):
-    kind = _enum(RequesterKind, required=True)
+    kind = enum_field(RequesterKind, required=True)
     id = fields.String(**NULLABLE)
     name = _text()
     contact = fields.String(**NULLABLE)
 
 
 class CategoryView(Schema):
-    line = _enum(InsuranceLine, **NULLABLE)
-    kind = _enum(InquiryKind, **NULLABLE)
+    line = enum_field(InsuranceLine, **NULLABLE)
+    kind = enum_field(InquiryKind, **NULLABLE)
 
 
 class MessageView(Schema):
-    direction = _enum(Direction, required=True, metadata={"description": "in: from the requester"})
+    direction = enum_field(
+        Direction, required=True, metadata={"description": "in: from the requester"}
+    )
     author = _text()
     text = _text()
     at = _moment()
@@ -84,15 +83,15 @@ class CaseView(Schema):
 
     id = fields.UUID(required=True)
     reference = _text(metadata={"description": "Human-readable and unique: CC-2026-000001"})
-    status = _enum(Status, required=True)
+    status = enum_field(Status, required=True)
     version = fields.Integer(required=True, metadata={"description": "Also the ETag"})
-    channel = _enum(Channel, required=True)
+    channel = enum_field(Channel, required=True)
     external_ref = fields.String(**NULLABLE)
     subject = _text()
     body = fields.String(**NULLABLE)
     requester = fields.Nested(RequesterView, required=True)
     category = fields.Nested(CategoryView, required=True)
-    priority = _enum(Priority, required=True)
+    priority = enum_field(Priority, required=True)
     unit = fields.String(**NULLABLE)
     queue = fields.String(
         **NULLABLE,
@@ -131,7 +130,7 @@ class CaseView(Schema):
 
 class ActorView(Schema):
     id = _text()
-    role = _enum(Role, required=True)
+    role = enum_field(Role, required=True)
     on_behalf_of = fields.String(**NULLABLE)
 
 
@@ -144,7 +143,9 @@ class HistoryEntryView(Schema):
     actor = fields.Nested(ActorView, required=True)
     cause = _text(metadata={"description": "api, channel:<channel>, rule:…, timer:…"})
     correlation_id = _text()
-    status = _enum(Status, required=True, metadata={"description": "The status after the event"})
+    status = enum_field(
+        Status, required=True, metadata={"description": "The status after the event"}
+    )
     data = fields.Dict(required=True, metadata={"description": "What the event records"})
 
 
@@ -153,12 +154,12 @@ class CaseSummaryView(Schema):
 
     id = fields.UUID(required=True)
     reference = _text()
-    status = _enum(Status, required=True)
+    status = enum_field(Status, required=True)
     version = fields.Integer(required=True, metadata={"description": "The version listed"})
-    channel = _enum(Channel, required=True)
+    channel = enum_field(Channel, required=True)
     subject = _text()
     category = fields.Nested(CategoryView, required=True)
-    priority = _enum(Priority, required=True)
+    priority = enum_field(Priority, required=True)
     unit = fields.String(**NULLABLE)
     queue = fields.String(
         **NULLABLE,
@@ -227,9 +228,9 @@ class QueueItemView(Schema):
     id = fields.UUID(required=True)
     reference = _text()
     subject = _text()
-    status = _enum(Status, required=True)
-    priority = _enum(Priority, required=True)
-    channel = _enum(Channel, required=True)
+    status = enum_field(Status, required=True)
+    priority = enum_field(Priority, required=True)
+    channel = enum_field(Channel, required=True)
     unit = fields.String(**NULLABLE)
     category = fields.Nested(CategoryView, required=True)
     escalation_level = fields.Integer(required=True)
@@ -297,7 +298,7 @@ class ProblemSchema(Schema):
     status = fields.Integer(required=True)
     detail = _text()
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    case_status = _enum(Status, metadata={"description": "409: the state that refused"})
+    case_status = enum_field(Status, metadata={"description": "409: the state that refused"})
     allowed_actions = fields.List(fields.String(), metadata={"description": "409"})
     current_version = fields.Integer(metadata={"description": "409 after a conflict, 412"})
     role = fields.String(metadata={"description": "403: the caller's role"})

@@ -61,14 +61,15 @@ def representable(moment: datetime) -> None:
         raise ValidationError("Must be a date and time between the years 1 and 9999.") from None
 
 
-def _enum(enum: Any, **kwargs: Any) -> fields.Enum[Any]:
+def enum_field(enum: Any, **kwargs: Any) -> fields.Enum[Any]:
+    """A field of an enum's values (`"in_progress"`), as the API reads and writes them."""
     return fields.Enum(enum, by_value=True, **kwargs)
 
 
 class RequesterSchema(Schema):
     """The citizen, employer or organisation who asks."""
 
-    kind = _enum(RequesterKind, required=True)
+    kind = enum_field(RequesterKind, required=True)
     id = Text(
         allow_none=True,
         validate=validate.Length(min=1, max=50),
@@ -85,8 +86,8 @@ class RequesterSchema(Schema):
 class CategorySchema(Schema):
     """Which insurance line and what kind of inquiry; either may be unknown."""
 
-    line = _enum(InsuranceLine, allow_none=True)
-    kind = _enum(InquiryKind, allow_none=True)
+    line = enum_field(InsuranceLine, allow_none=True)
+    kind = enum_field(InquiryKind, allow_none=True)
 
     @post_load
     def make_category(self, data: dict[str, Any], **_: Any) -> Category:
@@ -96,7 +97,7 @@ class CategorySchema(Schema):
 class OpenCaseSchema(Schema):
     """A question received through a channel; only channel, subject and requester are required."""
 
-    channel = _enum(Channel, required=True)
+    channel = enum_field(Channel, required=True)
     external_ref = Text(
         allow_none=True,
         validate=validate.Length(min=1, max=500),
@@ -114,7 +115,7 @@ class OpenCaseSchema(Schema):
     )
     requester = fields.Nested(RequesterSchema, required=True)
     category = fields.Nested(CategorySchema)
-    priority = _enum(Priority)
+    priority = enum_field(Priority)
     unit = Text(allow_none=True, validate=SHORT)
 
 
@@ -149,7 +150,7 @@ def _body_field(declared: BodyField) -> fields.Field[Any]:
     if kind is FieldKind.CATEGORY:
         return fields.Nested(CategorySchema, **options)
     if kind is FieldKind.PRIORITY:
-        return _enum(Priority, **options)
+        return enum_field(Priority, **options)
     if kind is FieldKind.CASE_ID:
         return fields.UUID(**options)
     if kind is FieldKind.SCORE:
@@ -211,11 +212,11 @@ class CaseListQuerySchema(Schema):
     a case matches when it has any of them.
     """
 
-    status = Several(_enum(Status))
-    channel = Several(_enum(Channel))
-    category_line = Several(_enum(InsuranceLine), metadata={"description": "Insurance line"})
-    category_kind = Several(_enum(InquiryKind), metadata={"description": "Kind of inquiry"})
-    priority = Several(_enum(Priority))
+    status = Several(enum_field(Status))
+    channel = Several(enum_field(Channel))
+    category_line = Several(enum_field(InsuranceLine), metadata={"description": "Insurance line"})
+    category_kind = Several(enum_field(InquiryKind), metadata={"description": "Kind of inquiry"})
+    priority = Several(enum_field(Priority))
     unit = Several(Text(validate=SHORT))
     queue = Several(Text(validate=SHORT))
     assignee = Several(Text(validate=SHORT), metadata={"description": "Agents' account names"})

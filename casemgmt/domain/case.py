@@ -5,6 +5,11 @@ one event. An event's timestamp is the command's moment (`ctx.at`); it says who 
 (`cause`) and in which request (`correlation_id`), and carries the case's `status` after it, so a
 projection never needs to re-derive the lifecycle. Event payloads hold JSON-native values, datetimes
 and UUIDs only; the aggregate's state holds the value objects made from them.
+
+Longer than most modules on purpose: the events are nested classes of `Case`, and every stored
+event names its class by this module's path (`casemgmt.domain.case:Case.Replied`), so they stay
+here together; moving them would need a topic registered for each (see
+`tests/unit/test_stored_events_load.py`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,50 @@
+"""The documentation stays true: the role table and the actions in docs/api.md match the code, and
+no link in README.md or docs/ points outside the repository or at a file that is not there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from casemgmt.application import OPERATIONS, roles_that_may
+from casemgmt.domain import Action
+
+ROOT = Path(__file__).resolve().parents[2]
+API_GUIDE = ROOT / "docs" / "api.md"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# [text](target) links, and `path` mentions of files in the repository.
+_LINK = re.compile(r"\]\(([^)#\s]+)")
+
+
+def _table_rows(text: str, header: str) -> dict[str, str]:
+    """The first table whose header row starts with `header`: first cell → second cell."""
+    lines = text.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"| {header} |"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_the_api_guide_lists_every_operation_with_the_roles_the_code_gives_it() -> None:
+    documented = _table_rows(API_GUIDE.read_text(encoding="utf-8"), "operation")
+    in_code = {op: ", ".join(role.value for role in roles_that_may(op)) for op in OPERATIONS}
+    assert documented == in_code
+
+
+def test_the_api_guide_describes_every_action_and_no_other() -> None:
+    documented = _table_rows(API_GUIDE.read_text(encoding="utf-8"), "action")
+    assert list(documented) == [action.path for action in Action]
+
+
+def test_no_page_links_outside_the_repository_or_to_a_missing_file() -> None:
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        assert "../shared" not in text, f"{page.name} points outside the repository"
+        for target in _LINK.findall(text):
+            if "://" in target:
+                continue
+            assert (page.parent / target).resolve().exists(), f"{page.name}: {target} is missing"
