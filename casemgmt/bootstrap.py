@@ -19,7 +19,7 @@ from casemgmt.application import CareCentre, Claims
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.embedded import EmbeddedServers, ensure_servers
 from casemgmt.persistence.accounts import Accounts
-from casemgmt.persistence.datastore import ConnectionPool
+from casemgmt.persistence.datastore import connect
 from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
@@ -206,10 +206,8 @@ def check_cipher_key(key: str) -> None:
 
 def check_database(database_url: str) -> None:
     """Fail early, in one line, when the database cannot be reached."""
-    pool = ConnectionPool(database_url, size=1, connect_timeout=5)
     try:
-        conn = pool.connect()
-        conn.close()
+        connect(database_url).close()
     except PersistenceError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise StartupError(

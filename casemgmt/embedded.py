@@ -30,8 +30,11 @@ from urllib.parse import quote
 
 import psycopg2
 import redis
+from eventsourcing.persistence import PersistenceError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from casemgmt.persistence.datastore import connect
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -355,16 +358,16 @@ def _create_database(home: Path, server: PostgresServer) -> str:
     if info.port not in (None, 5432):
         query += f"&port={info.port}"
     try:
-        conn = psycopg2.connect(f"postgresql://postgres@/postgres?{query}")
+        # An autocommit connection, as CREATE DATABASE refuses to run in a transaction.
+        conn = connect(f"postgresql://postgres@/postgres?{query}")
         try:
-            conn.autocommit = True  # CREATE DATABASE refuses to run in a transaction
             with conn.cursor() as cursor:
                 cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
                 if cursor.fetchone() is None:
                     cursor.execute(f"CREATE DATABASE {DATABASE}")
         finally:
             conn.close()
-    except psycopg2.Error as error:
+    except (PersistenceError, psycopg2.Error) as error:
         raise EmbeddedServerError(
             f"the embedded PostgreSQL in {home} started but refused casemgmt: {str(error).strip()}"
         ) from error

@@ -3,6 +3,8 @@
 eventsourcing's own PostgreSQL module is written for psycopg 3; this is the psycopg2 counterpart
 (DESIGN.md rule 7). Every connection runs in autocommit mode: a write is sent as one multi-statement
 query, which PostgreSQL runs as one implicit transaction, so a batch of events costs one round trip.
+Every connection casemgmt opens, pooled or not, is opened by `connect`, so all of them name
+themselves, give up connecting after a timeout, and fail with eventsourcing's errors.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import psycopg2
 import psycopg2.errors
@@ -52,6 +54,16 @@ _TRANSLATIONS: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
 # 57P: server shut down or restarting), as opposed to a statement the server refused.
 _CONNECTION_LOST_CLASSES = ("08", "57P")
 
+# What pg_stat_activity shows for casemgmt's connections unless they say more about themselves.
+APPLICATION_NAME: Final = "casemgmt"
+# Both ends probe a silent peer after 5 s, every 2 s, and give up after 3 misses. The server side
+# matters most: it is how soon the server ends the session of a client host that vanished (and
+# with it the session's advisory locks); it is ignored on unix sockets, where death is seen at once.
+_CLIENT_KEEPALIVE: Final = {"keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+_SERVER_KEEPALIVE: Final = (
+    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 3"
+)
+
 
 def translate(error: psycopg2.Error) -> PersistenceError:
     """The eventsourcing error that eventsourcing's callers expect for a psycopg2 error."""
@@ -70,6 +82,37 @@ def is_connection_lost(error: BaseException) -> bool:
         code = cause.pgcode or ""
         return not code or code.startswith(_CONNECTION_LOST_CLASSES)
     return False
+
+
+def connect(
+    dsn: str,
+    *,
+    application_name: str = APPLICATION_NAME,
+    connect_timeout: int = 5,
+    keepalive: bool = False,
+) -> Connection:
+    """A new autocommit connection; errors come out as eventsourcing's persistence errors.
+
+    `keepalive`: for a connection whose session must end soon after either side vanishes, such as
+    one that holds a session advisory lock.
+    """
+    options: dict[str, Any] = _CLIENT_KEEPALIVE if keepalive else {}
+    try:
+        conn: Connection = psycopg2.connect(
+            dsn, connect_timeout=connect_timeout, application_name=application_name, **options
+        )
+    except psycopg2.Error as error:
+        raise translate(error) from error
+    conn.autocommit = True
+    psycopg2.extras.register_uuid(conn_or_curs=conn)  # type: ignore[no-untyped-call]
+    if keepalive:
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(_SERVER_KEEPALIVE)
+        except psycopg2.Error as error:
+            _close_quietly(conn)
+            raise translate(error) from error
+    return conn
 
 
 class PoolExhaustedError(OperationalError, TimeoutError):
@@ -103,18 +146,8 @@ class ConnectionPool:
         self._closed = False
 
     def connect(self) -> Connection:
-        """A new connection outside the pool (LISTEN, advisory locks, long reads)."""
-        try:
-            conn = psycopg2.connect(
-                self.dsn,
-                connect_timeout=self.connect_timeout,
-                application_name="casemgmt",
-            )
-        except psycopg2.Error as error:
-            raise translate(error) from error
-        conn.autocommit = True
-        psycopg2.extras.register_uuid(conn_or_curs=conn)  # type: ignore[no-untyped-call]
-        return conn
+        """A new connection to the pool's database, outside the pool (LISTEN, long reads)."""
+        return connect(self.dsn, connect_timeout=self.connect_timeout)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

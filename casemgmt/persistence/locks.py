@@ -1,9 +1,13 @@
-"""Electing the one worker that runs a projection: a PostgreSQL session advisory lock.
+"""PostgreSQL advisory locks: their keys, and electing the one worker that runs a projection.
 
-The lock lives on a connection of its own, kept for as long as the worker runs the projection, so it
-is released the moment that connection ends: a clean stop, a killed process (the server sees the
-socket close) or, with TCP keepalives, a machine that vanished. Standbys try again every second.
-The same connection LISTENs for the log's NOTIFY once the lock is held, which wakes the worker.
+Every advisory lock casemgmt takes (creating tables, migrating, running a projection) is keyed by
+`advisory_lock_key`, so that `lock_holders` can name the holder of any of them from `pg_locks`.
+
+A projection's lock lives on a connection of its own, kept for as long as the worker runs the
+projection, so it is released the moment that connection ends: a clean stop, a killed process (the
+server sees the socket close) or, with TCP keepalives, a machine that vanished. Standbys try again
+every second. The same connection LISTENs for the log's NOTIFY once the lock is held, which wakes
+the worker.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import psycopg2
 import psycopg2.extensions
+from eventsourcing.persistence import PersistenceError
+
+from casemgmt.persistence.datastore import connect
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,8 +31,6 @@ if TYPE_CHECKING:
 
     from casemgmt.persistence.datastore import Datastore
 
-# The server drops a silent client after about idle + interval * count seconds (TCP only).
-_KEEPALIVE: Final = {"keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 APPLICATION_NAME_PREFIX: Final = "casemgmt-projection"
 
 
@@ -33,7 +38,7 @@ class LockLost(RuntimeError):  # noqa: N818 -- names read as what happened
     """The connection holding a projection's lock broke: the lock may be someone else's now."""
 
 
-def lock_key(name: str) -> int:
+def advisory_lock_key(name: str) -> int:
     """A stable signed 64-bit key for `pg_advisory_lock` (the same in every process)."""
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -51,7 +56,7 @@ class ProjectionLock:
         self.dsn = dsn
         self.lock_name = lock_name
         self.channel = channel
-        self.key = lock_key(lock_name)
+        self.key = advisory_lock_key(lock_name)
         self.held = False
         self._conn: psycopg2.extensions.connection | None = None
 
@@ -118,22 +123,10 @@ class ProjectionLock:
         return self._conn
 
     def _connect(self) -> psycopg2.extensions.connection:
-        options: dict[str, Any] = {"application_name": holder_name(), **_KEEPALIVE}
         try:
-            conn: psycopg2.extensions.connection = psycopg2.connect(
-                self.dsn, connect_timeout=5, **options
-            )
-            conn.autocommit = True
-            with conn.cursor() as cursor:
-                # The server side of the keepalives: how soon it notices a worker host that
-                # vanished and releases its lock (ignored on unix sockets, where death is seen).
-                cursor.execute(
-                    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
-                    " SET tcp_keepalives_count = 3"
-                )
-        except psycopg2.Error as error:
+            return connect(self.dsn, application_name=holder_name(), keepalive=True)
+        except PersistenceError as error:
             raise LockLost(f"cannot connect for {self.lock_name}: {error}") from error
-        return conn
 
     def _drain(self, conn: psycopg2.extensions.connection) -> bool:
         try:
@@ -148,8 +141,11 @@ class ProjectionLock:
 
 
 def lock_holders(datastore: Datastore, lock_names: Iterable[str]) -> dict[str, str]:
-    """Who holds each of these projection locks now: "pid@host" by lock name (absent: nobody)."""
-    names = {_lock_ids(lock_key(name)): name for name in lock_names}
+    """Who holds each of these advisory locks now, by lock name (absent: nobody).
+
+    A holder is its connection's application_name: "pid@host" for a projection's lock.
+    """
+    names = {_lock_ids(advisory_lock_key(name)): name for name in lock_names}
     rows = datastore.execute(
         "SELECT l.classid::bigint, l.objid::bigint, a.application_name"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"

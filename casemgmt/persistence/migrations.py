@@ -9,25 +9,25 @@ then find nothing left to do.
 from __future__ import annotations
 
 import logging
-import zlib
 from pathlib import Path
 
-import psycopg2
 from yoyo import get_backend, read_migrations
 
+from casemgmt.persistence.datastore import connect
+from casemgmt.persistence.locks import advisory_lock_key
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-_ADVISORY_LOCK_KEY = zlib.crc32(b"casemgmt:migrate")
+_LOCK_KEY = advisory_lock_key("casemgmt:migrate")
 
 log = logging.getLogger(__name__)
 
 
 def migrate(database_url: str, migrations_dir: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply every migration not applied yet; return the ids of those applied now."""
-    guard = psycopg2.connect(database_url)
-    guard.autocommit = True
+    guard = connect(database_url, application_name="casemgmt-migrate")
     try:
         with guard.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [_ADVISORY_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
         return _apply(database_url, migrations_dir)
     finally:
         guard.close()  # closing the session releases the advisory lock

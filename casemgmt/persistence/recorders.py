@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import select
 import threading
-import zlib
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import (
@@ -31,6 +30,7 @@ from eventsourcing.persistence import (
 from casemgmt.persistence import schema
 from casemgmt.persistence.datastore import is_connection_lost
 from casemgmt.persistence.group_commit import GroupCommit
+from casemgmt.persistence.locks import advisory_lock_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from casemgmt.persistence.datastore import Datastore
 
 _COLUMNS = "originator_id, originator_version, topic, state"
+# Two processes starting at once must not race on CREATE ... IF NOT EXISTS (which can fail on the
+# catalogue's unique index), so creating tables is serialised by an advisory lock.
+_CREATE_TABLE_LOCK = f"SELECT pg_advisory_xact_lock({advisory_lock_key('casemgmt:create_table')})"
 
 
 class PostgresRecorder:
@@ -49,10 +52,7 @@ class PostgresRecorder:
         self.create_statements: list[str] = []
 
     def create_table(self) -> None:
-        # Two processes starting at once must not race on CREATE ... IF NOT EXISTS (which can
-        # fail on the catalogue's unique index), so creation is serialised by an advisory lock.
-        lock = f"SELECT pg_advisory_xact_lock({_lock_key('casemgmt:create_table')})"
-        self.datastore.execute("; ".join([lock, *self.create_statements]))
+        self.datastore.execute("; ".join([_CREATE_TABLE_LOCK, *self.create_statements]))
 
 
 class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
@@ -254,6 +254,14 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         rows = self.datastore.execute(f"SELECT max(notification_id) FROM {self.events_table}")
         return rows[0][0] if rows else None
 
+    def count_notifications(self, up_to: int | None = None) -> int:
+        """How many notifications the log holds (up to and including `up_to`)."""
+        where = "" if up_to is None else " WHERE notification_id <= %s"
+        rows = self.datastore.execute(
+            f"SELECT count(*) FROM {self.events_table}{where}", [] if up_to is None else [up_to]
+        )
+        return int(rows[0][0])
+
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
@@ -394,8 +402,3 @@ def _values_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
         for event in stored_events
         for value in (event.originator_id, event.originator_version, event.topic, event.state)
     ]
-
-
-def _lock_key(name: str) -> int:
-    # pg_advisory locks take a signed 64-bit key; crc32 is stable across processes and versions.
-    return zlib.crc32(name.encode())

@@ -74,9 +74,4 @@ class EventLog:
 
     def count(self, up_to: int | None = None) -> int:
         """How many notifications there are (up to and including `up_to`)."""
-        where = "" if up_to is None else " WHERE notification_id <= %s"
-        rows = self.recorder.datastore.execute(
-            f"SELECT count(*) FROM {self.recorder.events_table}{where}",
-            [] if up_to is None else [up_to],
-        )
-        return int(rows[0][0])
+        return self.recorder.count_notifications(up_to)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import multiprocessing
 import os
 from dataclasses import replace
@@ -20,12 +21,13 @@ from casemgmt.persistence.accounts import AccountError
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
 from casemgmt.persistence.migrations import MIGRATIONS_DIR, migrate, pending
 from casemgmt.persistence.recorders import PostgresAggregateRecorder, PostgresApplicationRecorder
-from casemgmt.settings import SettingsError
+from casemgmt.persistence.references import SequenceReferences
+from casemgmt.projections.case_list import CaseListProjection
+from casemgmt.settings import Settings, SettingsError
 from tests.conftest import scratch_database
 
 if TYPE_CHECKING:
     from casemgmt.bootstrap import Container
-    from casemgmt.settings import Settings
 
 
 def _columns(url: str, table: str) -> list[tuple[str, str, str]]:
@@ -93,6 +95,49 @@ def test_two_processes_starting_at_once_migrate_once(servers: Settings) -> None:
         assert outcomes[1] == [m.id for m in read_migrations(str(MIGRATIONS_DIR))]
         assert outcomes[1][:2] == ["0001.event-store", "0002.accounts"]
         assert pending(url) == []
+
+
+def _pools() -> list[ConnectionPool]:
+    return [thing for thing in gc.get_objects() if isinstance(thing, ConnectionPool)]
+
+
+def test_a_built_container_has_one_pool_sized_by_casemgmt_pool_size(
+    app_settings: Settings,
+) -> None:
+    assert app_settings.database_url is not None
+    assert app_settings.redis_url is not None
+    settings = Settings.from_env(
+        {
+            "CASEMGMT_DATABASE_URL": app_settings.database_url,
+            "CASEMGMT_REDIS_URL": app_settings.redis_url,
+            "CASEMGMT_REDIS_PREFIX": app_settings.redis_key_prefix,
+            "CASEMGMT_POOL_SIZE": "3",
+        }
+    )
+    before = _pools()
+    built = build(settings)
+    try:
+        opened = [pool for pool in _pools() if not any(pool is old for old in before)]
+        assert opened == [built.datastore.pool]
+        assert built.datastore.pool.size == settings.pool_size == 3
+        events = built.care_centre.recorder
+        assert isinstance(events, PostgresApplicationRecorder)
+        assert events.datastore is built.datastore
+        assert built.care_centre.snapshots is not None
+        snapshots = built.care_centre.snapshots.recorder
+        assert isinstance(snapshots, PostgresAggregateRecorder)
+        assert snapshots.datastore is built.datastore
+        references = built.care_centre.references
+        assert isinstance(references, SequenceReferences)
+        assert references.datastore is built.datastore
+        assert built.accounts.datastore is built.datastore
+        case_list = built.projections[CaseListProjection.name]
+        assert isinstance(case_list, CaseListProjection)
+        assert case_list.datastore is built.datastore
+        assert built.projections.datastore is built.datastore
+        assert built.projections.log.recorder is events
+    finally:
+        built.close()
 
 
 def test_an_account_token_authenticates_and_is_stored_only_as_a_hash(container: Container) -> None:
