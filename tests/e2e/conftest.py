@@ -1,4 +1,4 @@
-"""The API on the session's database, with a caller per role."""
+"""The end-to-end tier: the API on the session's database and servers, with a caller per role."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
     from casemgmt.bootstrap import Container
     from casemgmt.domain.routing import Routable
+    from casemgmt.settings import Settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def servers_for_every_test(servers: Settings) -> Settings:
+    """The servers are up, and CASEMGMT_* name them, before the first test of the tier: the casemgmt
+    processes the tests start find them in their environment."""
+    return servers
 
 
 @pytest.fixture(scope="session")

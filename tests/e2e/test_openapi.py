@@ -105,7 +105,7 @@ def is_case_id(value: Any) -> bool:
     derandomize=True,
 )
 def test_no_generated_request_gets_a_server_error_or_an_answer_outside_the_document(
-    case: schemathesis.Case, app: Flask, admin_token: str, case_ids: Iterator[str]
+    case: schemathesis.Case[Any], app: Flask, admin_token: str, case_ids: Iterator[str]
 ) -> None:
     if is_case_id((case.path_parameters or {}).get("case_id")):
         case.path_parameters["case_id"] = next(case_ids)  # a real case, so actions meet states

@@ -43,6 +43,7 @@ def waiting(
 def overview_of(caller: Caller, name: str) -> dict[str, Any]:
     response = caller.get("/api/v1/queues")
     assert response.status_code == 200, response.get_json()
+    overview: dict[str, Any]
     (overview,) = [queue for queue in response.get_json() if queue["name"] == name]
     return overview
 

@@ -35,7 +35,7 @@ from tests.support.projections import (
 from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from uuid import UUID
 
     from casemgmt.settings import Settings
@@ -179,7 +179,7 @@ def test_every_filter_sort_and_page_agrees_with_the_rows_themselves(setup: Setup
     caught_up(setup)
     everything = all_cases(setup)
     assert len(everything) > 150
-    by = {
+    by: dict[str, Callable[[CaseSummary, Any], bool]] = {
         "status": lambda r, v: r.status in v,
         "channel": lambda r, v: r.channel == v,
         "category_line": lambda r, v: r.category_line == v,

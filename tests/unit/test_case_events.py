@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from casemgmt.domain import (
@@ -63,7 +63,7 @@ def live_a_whole_life() -> tuple[Case, list[Context]]:
 
 def test_every_event_carries_its_actor_cause_correlation_id_and_moment() -> None:
     case, contexts = live_a_whole_life()
-    received, *events = case.pending_events
+    received, *events = cast("list[Case.Event]", case.pending_events)
     assert received.actor == INTAKE.as_dict()
     assert received.cause == "channel:email"
     assert received.timestamp == T0
@@ -77,7 +77,8 @@ def test_every_event_carries_its_actor_cause_correlation_id_and_moment() -> None
 
 def test_the_actor_says_on_whose_behalf_it_acted() -> None:
     case, _ = live_a_whole_life()
-    message = next(e for e in case.pending_events if type(e).__name__ == "CitizenMessageReceived")
+    events = cast("list[Case.Event]", case.pending_events)
+    message = next(e for e in events if type(e).__name__ == "CitizenMessageReceived")
     assert message.actor == {
         "id": "mail-gateway",
         "role": "intake",
@@ -129,7 +130,8 @@ def test_every_event_says_what_status_the_case_is_in_after_it() -> None:
     for minute, (actor, cause, command) in enumerate(LIFE, start=1):
         command(case, Context(actor, T0 + timedelta(minutes=minute), "req", cause))
         statuses.append(case.status.value)
-    assert [e.status for e in case.pending_events[1:]] == statuses
+    events = cast("list[Case.Event]", case.pending_events)
+    assert [e.status for e in events[1:]] == statuses
 
 
 def test_replaying_the_events_rebuilds_the_same_case() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from itertools import count, product
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -47,9 +48,9 @@ def ctx(at: datetime = T0, actor: Actor = AGENT, cause: str = "api") -> Context:
     return Context(actor=actor, at=at, correlation_id=f"req-{next(_correlation)}", cause=cause)
 
 
-def new_case(at: datetime = T0, external_ref: str = "<msg-1@mail>", **overrides: object) -> Case:
+def new_case(at: datetime = T0, external_ref: str = "<msg-1@mail>", **overrides: Any) -> Case:
     """A case received by email, as intake would open it."""
-    fields: dict[str, object] = {
+    fields: dict[str, Any] = {
         "id": Case.id_for(Channel.EMAIL, external_ref),
         "reference": "CC-2026-000001",
         "channel": Channel.EMAIL,
@@ -134,7 +135,7 @@ def test_every_action_in_every_state_does_what_the_table_says(
         PERFORM[action](case, ctx(LATER))
         assert case.status is next_status(status, action)
         assert case.version == version + 1
-        assert case.pending_events[-1].status == case.status.value
+        assert cast("Case.Event", case.pending_events[-1]).status == case.status.value
     else:
         with pytest.raises(ActionNotAllowed) as refused:
             PERFORM[action](case, ctx(LATER))

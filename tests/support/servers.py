@@ -1,0 +1,72 @@
+"""Real PostgreSQL and Redis for the integration and end-to-end tiers; embedded ones without URLs.
+
+With CASEMGMT_DATABASE_URL / CASEMGMT_REDIS_URL set, tests use those servers; otherwise they start
+casemgmt's embedded servers (the same code path as `casemgmt serve` on a bare machine).
+
+The root conftest registers this module as a plugin, so each session-scoped fixture here exists
+once per session: a fixture imported into two sibling conftests would be two fixtures, and would
+start the servers and create the session's database twice. None of them is autouse;
+`tests/integration` and `tests/e2e` ask for `servers` in every test, `tests/unit` refuses it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import redis
+
+from casemgmt.bootstrap import Container, build
+from casemgmt.embedded import ensure_servers
+from casemgmt.settings import Settings
+from tests.support.databases import scratch_database
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Settings]:
+    """The URLs of the PostgreSQL and Redis every integration test talks to."""
+    settings = Settings.from_env()
+    data_dir = Path(tempfile.mkdtemp(prefix="casemgmt-test-", dir="/tmp"))
+    # A shared Redis may hold keys of other sessions (or of casemgmt itself): this session's
+    # keys get a prefix of their own, also for the casemgmt processes the tests start.
+    prefix = f"casemgmt-test-{os.getpid()}"
+    settings = Settings(
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        data_dir=data_dir,
+        redis_key_prefix=prefix,
+    )
+    with ensure_servers(settings) as running:
+        os.environ["CASEMGMT_DATABASE_URL"] = running.database_url
+        os.environ["CASEMGMT_REDIS_URL"] = running.redis_url
+        os.environ["CASEMGMT_REDIS_PREFIX"] = prefix
+        yield running.settings(settings)
+        client = redis.Redis.from_url(running.redis_url)
+        for key in client.scan_iter(match=f"{{{prefix}:*"):
+            client.unlink(key)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def app_settings(servers: Settings) -> Iterator[Settings]:
+    """Settings pointing at a database of this test session's own, migrated like production."""
+    assert servers.database_url is not None
+    with scratch_database(servers.database_url, f"casemgmt_test_{os.getpid()}") as url:
+        yield replace(servers, database_url=url)
+
+
+@pytest.fixture(scope="session")
+def container(app_settings: Settings) -> Iterator[Container]:
+    """casemgmt wired as in production, on the session's migrated database."""
+    built = build(app_settings)
+    try:
+        yield built
+    finally:
+        built.close()
