@@ -1,0 +1,75 @@
+"""The SLA policy file: TOML read from disk, public holidays taken from the `holidays` package.
+
+The domain (`casemgmt.domain.sla_policy`) checks the document and knows no country; this adapter
+reads the file named by `CASEMGMT_SLA_POLICY` (the built-in policy when unset) and gives the domain
+each country's holidays, computed a year at a time as deadlines reach into it.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from typing import TYPE_CHECKING
+
+import holidays
+
+from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML, PolicyError, SlaPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import date
+    from pathlib import Path
+
+
+class PolicyFileError(ValueError):
+    """The policy file cannot be used; the one-line message names the file, the key and why."""
+
+
+def load_policy(path: Path | None, *, setting: str = "CASEMGMT_SLA_POLICY") -> SlaPolicy:
+    """The policy in the TOML file at `path`, or the built-in one when there is no file.
+
+    `setting` is how the operator named the file (`--policy` on a command line), so the message
+    points at what to fix.
+    """
+    where = "built-in SLA policy" if path is None else f"{setting}={path}"
+    try:
+        text = DEFAULT_POLICY_TOML if path is None else path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyFileError(_one_line(f"{where}: cannot be read ({error.strerror})")) from None
+    except UnicodeDecodeError:
+        raise PolicyFileError(f"{where}: is not UTF-8 text") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:  # its message ends "(at line L, column C)"
+        raise PolicyFileError(_one_line(f"{where}: not valid TOML: {error}")) from None
+    try:
+        return SlaPolicy.from_mapping(document, public_holidays=public_holidays)
+    except PolicyError as error:
+        raise PolicyFileError(_one_line(f"{where}: {error}")) from None
+
+
+def public_holidays(country: str) -> Callable[[date], bool]:
+    """Whether a day is a public holiday in `country` (a `holidays` code such as "VN").
+
+    Raises LookupError for a code the package does not know, which the policy reports by key.
+    """
+    try:
+        holidays.country_holidays(country)  # no year asked: only checks that the country exists
+    except NotImplementedError:
+        raise LookupError(country) from None
+
+    def is_holiday(day: date) -> bool:
+        return day in _holidays_in(country, day.year)
+
+    return is_holiday
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays_in(country: str, year: int) -> frozenset[date]:
+    # The neighbouring years too: a holiday observed on another day may cross New Year.
+    around = holidays.country_holidays(country, years=range(year - 1, year + 2))
+    return frozenset(day for day in around if day.year == year)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.splitlines())
