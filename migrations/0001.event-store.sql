@@ -1,6 +1,7 @@
 -- The care centre's event store: its events with their notification log, snapshots of long
 -- cases, and the function tracking positions use to refuse a position that would not advance.
--- (Matches casemgmt/persistence/schema.py; tests/integration/test_migrations.py checks that.)
+-- (Its tables match those casemgmt/persistence/schema.py creates; their columns are compared by
+-- tests/integration/test_bootstrap.py::test_migrated_tables_match_the_tables_the_recorders_create)
 
 CREATE TABLE carecentre_events (
     originator_id uuid NOT NULL,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 
+from casemgmt.application import CareCentre, Claims
+from casemgmt.bootstrap import application_env
 from casemgmt.domain import (
     Action,
     Actor,
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from uuid import UUID
 
+    from eventsourcing.utils import EnvType
+
+    from casemgmt.domain import Case
     from casemgmt.runtime import ProjectionWorker
     from casemgmt.settings import Settings
 
@@ -170,6 +176,82 @@ def test_a_claim_skips_a_case_taken_meanwhile_and_takes_the_next(setup: Setup) -
     assert claimed is not None and claimed.id == free
     assert setup.container.care_centre.get_case(taken).assignee == "mai.tran"
     assert setup.queues.queue_items("social") == []  # `taken` was not put back
+
+
+class SupervisorStepsIn(CareCentre):
+    """The care centre, where a supervisor assigns a case the moment a claim has read it."""
+
+    name = CareCentre.name  # the same event store
+
+    def __init__(self, env: EnvType, *, case_id: UUID, assignee: str) -> None:
+        super().__init__(env)
+        self.case_id = case_id
+        self.assignee = assignee
+        self.version_after_stepping_in: int | None = None
+
+    def find_case(self, case_id: UUID) -> Case | None:
+        case = super().find_case(case_id)
+        if case_id == self.case_id and self.version_after_stepping_in is None:
+            self.version_after_stepping_in = 0
+            assigned = self.act(case_id, Action.ASSIGN, at(5), agent=self.assignee)
+            self.version_after_stepping_in = assigned.version
+        return case
+
+
+@pytest.mark.parametrize("claimer", [Role.AGENT, Role.SUPERVISOR])
+def test_version_guard_a_claim_does_not_assign_a_case_assigned_after_it_was_read(
+    setup: Setup, claimer: Role
+) -> None:
+    with setup.projections.worker():
+        taken, free = triaged(setup, Priority.URGENT, 0), triaged(setup, Priority.NORMAL, 0)
+        assert waiting(setup) == [taken, free]
+    # The claim takes `taken` off the queue and reads it, still waiting; then a supervisor gives
+    # it to lan.nguyen, before the claim assigns it.
+    care_centre = SupervisorStepsIn(
+        application_env(setup.container.settings), case_id=taken, assignee="lan.nguyen"
+    )
+    try:
+        claims = Claims(care_centre, setup.queues)
+        claimer_context = replace(agent_context("binh.le"), actor=Actor("binh.le", claimer))
+
+        claimed = claims.claim_next("social", claimer_context)
+
+        assert care_centre.version_after_stepping_in  # the supervisor did step in
+        assert claimed is not None
+        assert claimed.id != taken, "the claim assigned a case a supervisor assigned meanwhile"
+        assert claimed.id == free
+        now = care_centre.get_case(taken)
+        assert (now.assignee, now.version) == ("lan.nguyen", care_centre.version_after_stepping_in)
+        assert setup.queues.queue_items("social") == []  # `taken` was not put back
+    finally:
+        care_centre.close()
+
+
+def test_atomic_pop_claimers_taking_at_once_never_take_the_same_case(
+    setup: Setup, worker: ProjectionWorker
+) -> None:
+    cases = CaseTraffic(setup.container.care_centre, seed=12).waiting_cases(400)
+    assert len(waiting(setup, "health")) == len(cases)
+    takers = 16
+    taken: list[list[UUID]] = [[] for _ in range(takers)]
+    start = threading.Barrier(takers)
+
+    def take(mine: list[UUID]) -> None:
+        start.wait()
+        while (head := setup.queues.take_next("health")) is not None:
+            mine.append(head.case_id)
+
+    threads = [threading.Thread(target=take, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    every_take = [case for mine in taken for case in mine]
+    twice = [case for case, times in Counter(every_take).items() if times > 1]
+    assert not twice, f"{len(twice)} cases were taken by two claimers"
+    assert sorted(every_take) == sorted(cases)
+    assert sum(1 for mine in taken if mine) > 1, "the claimers really raced"
 
 
 def test_a_claim_whose_claimer_died_returns_to_the_queue(

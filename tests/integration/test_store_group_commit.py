@@ -282,7 +282,7 @@ class Inquiry(Aggregate):
         self.last_reply = message
 
 
-def test_of_two_stale_copies_saved_at_once_exactly_one_is_refused() -> None:
+def test_of_four_stale_copies_saved_at_once_all_but_one_are_refused() -> None:
     with closing(_admin()) as admin, admin.cursor() as cursor:
         cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
     app: Application[uuid.UUID] = Application(
