@@ -23,6 +23,7 @@ from casemgmt.persistence.datastore import connect
 from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
+from casemgmt.policy_file import PolicyFileError, load_policy
 from casemgmt.queries import TakenCase, WorkQueues
 from casemgmt.runtime import Projections, build_projections
 from casemgmt.settings import Settings, SettingsError
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from casemgmt.application import ReferenceNumbers
+    from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.persistence.datastore import Datastore
 
 
@@ -55,6 +57,7 @@ class Container:
     projections: Projections
     work_queues: WorkQueues
     routing: RoutingRules
+    sla_policy: SlaPolicy
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
@@ -104,6 +107,7 @@ def build(
     clock: Callable[[], datetime] = utc_now,
     routing: RoutingRules | None = None,
     references: ReferenceNumbers | None = None,
+    sla_policy: SlaPolicy | None = None,
 ) -> Container:
     """Wire the parts against servers that are already running and migrated.
 
@@ -113,7 +117,8 @@ def build(
     """
     assert settings.redis_url is not None
     routing = routing_rules(settings) if routing is None else routing
-    care_centre = CareCentre(env=application_env(settings))
+    sla_policy = sla_policy_of(settings) if sla_policy is None else sla_policy
+    care_centre = CareCentre(env=application_env(settings), sla_policy=sla_policy)
     datastore = _event_store_datastore(care_centre)
     care_centre.references = references or SequenceReferences(datastore)
     key_prefix = redis_key_prefix(settings, datastore)
@@ -136,6 +141,7 @@ def build(
         ),
         work_queues=work_queues,
         routing=routing,
+        sla_policy=sla_policy,
         clock=clock,
         servers=servers,
     )
@@ -158,6 +164,14 @@ def redis_key_prefix(settings: Settings, datastore: Datastore) -> str:
     """
     (store_id,) = datastore.execute("SELECT id FROM event_store_identity")[0]
     return f"{settings.redis_key_prefix}:{str(store_id)[:8]}"
+
+
+def sla_policy_of(settings: Settings) -> SlaPolicy:
+    """The SLA policy: the policy file's, or the built-in one; a bad file stops start-up."""
+    try:
+        return load_policy(settings.sla_policy_path)
+    except PolicyFileError as error:
+        raise SettingsError(str(error)) from None
 
 
 def routing_rules(settings: Settings) -> RoutingRules:

@@ -2,7 +2,8 @@
 
 The domain (`casemgmt.domain.sla_policy`) checks the document and knows no country; this adapter
 reads the file named by `CASEMGMT_SLA_POLICY` (the built-in policy when unset) and gives the domain
-each country's holidays, computed a year at a time as deadlines reach into it.
+each country's holidays, computed a year at a time as deadlines reach into it. A file may hold
+only some sections (just `[queues]`, say); the sections it leaves out are the built-in ones.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def load_policy(path: Path | None, *, setting: str = "CASEMGMT_SLA_POLICY") -> S
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:  # its message ends "(at line L, column C)"
         raise PolicyFileError(_one_line(f"{where}: not valid TOML: {error}")) from None
+    # A file may hold only some sections (say, just `[queues]`): the others are the built-in ones.
+    document = {**tomllib.loads(DEFAULT_POLICY_TOML), **document}
     try:
         return SlaPolicy.from_mapping(document, public_holidays=public_holidays)
     except PolicyError as error:

@@ -22,6 +22,7 @@ from casemgmt.api.context import (
     current_container,
     etag,
     expected_version,
+    moment_of_request,
 )
 from casemgmt.api.openapi import Blueprint
 from casemgmt.api.presenters import case_state, history_entry, summary_state
@@ -38,6 +39,7 @@ from casemgmt.queries import search_cases
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from uuid import UUID
 
     from casemgmt.domain import Case
@@ -67,10 +69,14 @@ IF_MATCH: Final = _header(
 )
 
 
-def case_response(case: Case, status: int = 200) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """The case view, with its version as the ETag."""
-    routing = current_container().routing
-    return case_state(case, routing), status, {"ETag": etag(case.version)}
+def case_response(
+    case: Case, status: int = 200, *, at: datetime | None = None
+) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The case view, with its version as the ETag; its clocks as at `at` (default: now)."""
+    container = current_container()
+    now = container.clock() if at is None else at
+    view = case_state(case, container.routing, container.sla_policy, now)
+    return view, status, {"ETag": etag(case.version)}
 
 
 def _stored(value: Any) -> Any:
@@ -89,10 +95,11 @@ class Cases(MethodView):
     def get(self, **query: Any) -> dict[str, Any]:
         """List the cases that match the filters, a page at a time, and how many match."""
         filters = {name: _stored(value) for name, value in query.items()}
-        summaries, total = search_cases(current_container().datastore, **filters)
+        now = moment_of_request()
+        summaries, total = search_cases(current_container().datastore, now=now, **filters)
         per_page = query["per_page"]
         return {
-            "items": [summary_state(summary) for summary in summaries],
+            "items": [summary_state(summary, now) for summary in summaries],
             "total": total,
             "page": query["page"],
             "per_page": per_page,
@@ -129,7 +136,9 @@ class CaseResource(MethodView):
     def get(self, case_id: UUID, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Read a case as it is now, at a version (?version=N) or at a moment (?as_of=…)."""
         centre = current_container().care_centre
-        return case_response(centre.case_at(case_id, **query))
+        case = centre.case_at(case_id, **query)
+        past = query.get("as_of") or (case.modified_on if query.get("version") else None)
+        return case_response(case, at=past)
 
 
 @blp.route("/<uuid:case_id>/history")

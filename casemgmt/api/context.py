@@ -16,6 +16,8 @@ from werkzeug.exceptions import BadRequest, PreconditionFailed
 from casemgmt.domain import Actor, Context, InvalidCommand
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from flask import Response
 
     from casemgmt.bootstrap import Container
@@ -87,3 +89,12 @@ def expected_version() -> int | None:
     if re.fullmatch(ENTITY_TAG_PATTERN, header):
         raise PreconditionFailed(f'If-Match: {header} names no version of the case, such as "3"')
     raise BadRequest(f'If-Match must be one entity tag, such as "3", not {header!r}')
+
+
+def moment_of_request() -> datetime:
+    """The container's clock, read once per request: every part of one answer that depends on
+    the time (a filter, each item's `at_risk`) is taken at the same moment."""
+    if "moment" not in g:
+        g.moment = current_container().clock()
+    moment: datetime = g.moment
+    return moment

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from redis.exceptions import RedisError
 
 from casemgmt.api.context import current_container
-from casemgmt.queries.metrics import cases_by_status
+from casemgmt.queries.metrics import cases_by_status, sla_clocks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -69,6 +69,24 @@ class CareCentreCollector(Collector):
         for status, count in cases_by_status(container.datastore).items():
             cases.add_metric([status], float(count))
         yield cases
+        yield from self._sla_metrics()
+
+    def _sla_metrics(self) -> Iterator[Metric]:
+        container = self.container
+        breaches = GaugeMetricFamily(
+            "casemgmt_sla_open_breaches",
+            "Open cases with the SLA clock past its deadline",
+            labels=["clock"],
+        )
+        at_risk = GaugeMetricFamily(
+            "casemgmt_sla_at_risk",
+            "Open cases with the SLA clock past its warning instant, before its deadline",
+            labels=["clock"],
+        )
+        for clock, counts in sla_clocks(container.datastore, container.clock()).items():
+            breaches.add_metric([clock], float(counts.breached))
+            at_risk.add_metric([clock], float(counts.at_risk))
+        yield from (breaches, at_risk)
 
     def _queue_metrics(self) -> Iterator[Metric]:
         container = self.container

@@ -11,11 +11,17 @@ from uuid import UUID
 
 from casemgmt.api.representations import CaseView
 from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority, Status
+from casemgmt.domain.sla import ClockName, ClockState
+from casemgmt.queries.sla import clock_state_at, is_at_risk
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from casemgmt.domain import Case
     from casemgmt.domain.routing import RoutingRules
+    from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.queries import QueueItem, QueueOverview
+    from casemgmt.queries.sla import CaseClock
     from casemgmt.readmodels.case_summary import CaseSummary
 
 # What every event carries besides its own data; the history shows these beside `data`.
@@ -33,8 +39,14 @@ _ENVELOPE: Final = frozenset(
 )
 
 
-def case_state(case: Case, routing: RoutingRules) -> dict[str, Any]:
-    """The case's attributes as `CaseView` dumps them; `routing` says which queue it is in."""
+def case_state(
+    case: Case, routing: RoutingRules, policy: SlaPolicy | None, now: datetime
+) -> dict[str, Any]:
+    """The case's attributes as `CaseView` dumps them; `routing` says which queue it is in.
+
+    The SLA clocks are shown as they stand at `now` (for a past state: the moment asked for),
+    counted in the calendars of `policy`.
+    """
     return {
         "id": case.id,
         "reference": case.reference,
@@ -56,7 +68,7 @@ def case_state(case: Case, routing: RoutingRules) -> dict[str, Any]:
         "resolved_at": case.resolved_at,
         "closed_at": case.closed_at,
         "last_activity_at": case.last_activity_at,
-        "sla": {},
+        "sla": sla_view(case, policy, now),
         "links": {"merged_into": case.merged_into, "merged_from": case.merged_from},
         "messages": case.messages,
         "notes": case.notes,
@@ -67,10 +79,32 @@ def case_state(case: Case, routing: RoutingRules) -> dict[str, Any]:
     }
 
 
-def case_view(case: Case, routing: RoutingRules) -> dict[str, Any]:
+def case_view(
+    case: Case, routing: RoutingRules, policy: SlaPolicy | None, now: datetime
+) -> dict[str, Any]:
     """The case as the API shows it, JSON-native."""
-    view: dict[str, Any] = CaseView().dump(case_state(case, routing))
+    view: dict[str, Any] = CaseView().dump(case_state(case, routing, policy, now))
     return view
+
+
+def sla_view(case: Case, policy: SlaPolicy | None, now: datetime) -> dict[str, Any]:
+    """Each SLA clock at `now`: deadline, state, and working seconds left (negative: overdue)."""
+    if policy is None:
+        return {}
+    shown = {}
+    for name, clock in case.clocks.items():
+        calendar = policy.calendars.get(clock.terms.calendar)
+        calendar = calendar or policy.calendars[policy.default_calendar]
+        remaining = clock.remaining_at(now, calendar)
+        shown[name.value] = {
+            "due": clock.due,
+            "state": clock.state_at(now).value,
+            "remaining_seconds": int(remaining.total_seconds()),
+            "target": clock.terms.target,
+            "calendar": clock.terms.calendar,
+            "policy_version": clock.terms.policy_version,
+        }
+    return shown
 
 
 def history_entry(event: Case.Event) -> dict[str, Any]:
@@ -88,8 +122,8 @@ def history_entry(event: Case.Event) -> dict[str, Any]:
     }
 
 
-def summary_state(summary: CaseSummary) -> dict[str, Any]:
-    """A row of the case list as `CaseSummaryView` dumps it."""
+def summary_state(summary: CaseSummary, now: datetime) -> dict[str, Any]:
+    """A row of the case list as `CaseSummaryView` dumps it, its clocks as they stand at `now`."""
     return {
         "id": summary.case_id,
         "reference": summary.reference,
@@ -109,12 +143,18 @@ def summary_state(summary: CaseSummary) -> dict[str, Any]:
         "closed_at": summary.closed_at,
         "last_activity_at": summary.last_activity_at,
         "merged_into": summary.merged_into,
+        "first_response_due": summary.first_response_due,
+        "first_response_state": _clock_state(summary, ClockName.FIRST_RESPONSE, now),
+        "resolution_due": summary.resolution_due,
+        "resolution_state": _clock_state(summary, ClockName.RESOLUTION, now),
         "breached": summary.breached,
+        "at_risk": is_at_risk(summary, now),
     }
 
 
-def queue_overview_state(overview: QueueOverview) -> dict[str, Any]:
-    """A queue's overview as `QueueOverviewView` dumps it."""
+def queue_overview_state(overview: QueueOverview, at_risk: int) -> dict[str, Any]:
+    """A queue's overview as `QueueOverviewView` dumps it; `at_risk` waiting cases have a clock
+    at risk or breached."""
     waited = overview.oldest_waiting_seconds
     return {
         "name": overview.name,
@@ -122,8 +162,52 @@ def queue_overview_state(overview: QueueOverview) -> dict[str, Any]:
         "by_priority": overview.by_priority,
         "oldest_received_at": overview.oldest_received_at,
         "oldest_waiting_seconds": None if waited is None else int(waited),
-        "at_risk": 0,  # SLA clocks will say which cases are at risk
+        "at_risk": at_risk,
     }
+
+
+def page_state(
+    items: Sequence[dict[str, Any]], total: int, page: int, per_page: int
+) -> dict[str, Any]:
+    """A page of a list as the list views (`PageView`) dump it."""
+    return {
+        "items": items,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": -(-total // per_page),
+    }
+
+
+def breach_state(found: CaseClock, now: datetime) -> dict[str, Any]:
+    """A clock past its deadline as `BreachView` dumps it: overdue by wall-clock seconds."""
+    return {**_case_clock(found), "overdue_seconds": int((now - found.due).total_seconds())}
+
+
+def at_risk_state(found: CaseClock, now: datetime) -> dict[str, Any]:
+    """A clock at risk as `AtRiskView` dumps it: wall-clock seconds left."""
+    return {**_case_clock(found), "seconds_left": int((found.due - now).total_seconds())}
+
+
+def _case_clock(found: CaseClock) -> dict[str, Any]:
+    return {
+        "id": found.case_id,
+        "reference": found.reference,
+        "subject": found.subject,
+        "status": Status(found.status),
+        "priority": Priority(found.priority),
+        "channel": Channel(found.channel),
+        "unit": found.unit,
+        "queue": found.queue,
+        "assignee": found.assignee,
+        "clock": ClockName(found.clock),
+        "due": found.due,
+    }
+
+
+def _clock_state(summary: CaseSummary, clock: ClockName, now: datetime) -> ClockState | None:
+    state = clock_state_at(summary, clock, now)
+    return None if state is None else ClockState(state)
 
 
 def queue_item_state(position: int, item: QueueItem) -> dict[str, Any]:

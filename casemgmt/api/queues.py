@@ -21,8 +21,10 @@ from casemgmt.api.presenters import queue_item_state, queue_overview_state
 from casemgmt.api.representations import CaseView, QueueOverviewView, QueueView
 from casemgmt.api.schemas import QueueQuerySchema
 from casemgmt.application import QueueNotFound
+from casemgmt.queries.sla import at_risk_by_queue
 
 if TYPE_CHECKING:
+    from casemgmt.bootstrap import Container
     from casemgmt.queries import QueueOverview, WorkQueues
 
 blp = Blueprint("queues", __name__, url_prefix="/api/v1/queues", description="Work queues")
@@ -36,15 +38,22 @@ def _overview(queues: WorkQueues, name: str) -> QueueOverview:
     raise QueueNotFound(name, [overview.name for overview in overviews])
 
 
+def _at_risk(container: Container) -> dict[str, int]:
+    """Per queue, its waiting cases with an SLA clock at risk or breached now."""
+    return at_risk_by_queue(container.datastore, container.clock())
+
+
 @blp.route("")
 class Queues(MethodView):
     @requires("read-queues")
     @blp.problems()
     @blp.response(200, QueueOverviewView(many=True))
     def get(self) -> list[dict[str, Any]]:
-        """Say how every queue stands: its size, cases per priority, the oldest one's wait."""
-        overviews = current_container().work_queues.queue_overview()
-        return [queue_overview_state(overview) for overview in overviews]
+        """Say how every queue stands: its size, cases per priority and at risk, the oldest wait."""
+        container = current_container()
+        overviews = container.work_queues.queue_overview()
+        at_risk = _at_risk(container)
+        return [queue_overview_state(view, at_risk.get(view.name, 0)) for view in overviews]
 
 
 @blp.route("/<string:name>")
@@ -55,11 +64,12 @@ class Queue(MethodView):
     @blp.response(200, QueueView)
     def get(self, name: str, limit: int) -> dict[str, Any]:
         """List the cases waiting in a queue, in the order claims will take them."""
-        queues = current_container().work_queues
+        container = current_container()
+        queues = container.work_queues
         overview = _overview(queues, name)
         items = queues.queue_items(name, limit)
         return {
-            **queue_overview_state(overview),
+            **queue_overview_state(overview, _at_risk(container).get(name, 0)),
             "items": [queue_item_state(n, item) for n, item in enumerate(items, 1)],
         }
 

@@ -20,6 +20,7 @@ from casemgmt.domain import (
     Role,
     Status,
 )
+from casemgmt.domain.sla import ClockName, ClockState
 
 NULLABLE: Final[dict[str, Any]] = {"required": True, "allow_none": True}
 
@@ -70,12 +71,29 @@ class LinksView(Schema):
     merged_from = fields.List(fields.UUID(), required=True)
 
 
+def _clock_state() -> fields.Enum[Any]:
+    return enum_field(
+        ClockState,
+        **NULLABLE,
+        metadata={
+            "description": "running, paused, met or breached (a running clock past its deadline "
+            "is breached); null: no clock"
+        },
+    )
+
+
 class SlaClockView(Schema):
     due = _moment()
     state = fields.String(
         required=True, metadata={"enum": ["running", "paused", "met", "breached"]}
     )
-    remaining_seconds = fields.Integer(required=True)
+    remaining_seconds = fields.Integer(
+        required=True,
+        metadata={"description": "Working seconds left in the calendar; negative when overdue"},
+    )
+    target = _text(metadata={"description": "The target, an ISO-8601 business duration"})
+    calendar = _text(metadata={"description": "The business calendar the clock counts in"})
+    policy_version = _text(metadata={"description": "The SLA policy the target came from"})
 
 
 class CaseView(Schema):
@@ -111,8 +129,8 @@ class CaseView(Schema):
         values=fields.Nested(SlaClockView),
         required=True,
         metadata={
-            "description": "One entry per SLA clock (first_response, resolution); always empty "
-            "until SLA clocks are introduced"
+            "description": "One entry per SLA clock (first_response, resolution), as it "
+            "stands now (or at the moment or version asked for)"
         },
     )
     links = fields.Nested(LinksView, required=True)
@@ -173,13 +191,37 @@ class CaseSummaryView(Schema):
     closed_at = fields.DateTime(**NULLABLE)
     last_activity_at = _moment()
     merged_into = fields.UUID(**NULLABLE)
+    first_response_due = fields.DateTime(
+        **NULLABLE, metadata={"description": "The first-response deadline; null: no clock"}
+    )
+    first_response_state = _clock_state()
+    resolution_due = fields.DateTime(
+        **NULLABLE, metadata={"description": "The resolution deadline; null: no clock"}
+    )
+    resolution_state = _clock_state()
     breached = fields.Boolean(
         required=True,
-        metadata={"description": "Whether an SLA clock breached; false until SLA clocks exist"},
+        metadata={"description": "Whether the SLA timer recorded a breach of a clock of the case"},
+    )
+    at_risk = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether an SLA clock is at risk now: running, past its warning "
+            "instant, its deadline not yet passed"
+        },
     )
 
 
-class CaseListView(Schema):
+class PageView(Schema):
+    """Which page of a list this is, and how many there are."""
+
+    total = fields.Integer(required=True, metadata={"description": "How many match"})
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    pages = fields.Integer(required=True, metadata={"description": "How many pages there are"})
+
+
+class CaseListView(PageView):
     """One page of the cases that match, and how many match in all.
 
     The list is a projection of the event log: it shows a change within moments of it (how far it
@@ -187,10 +229,63 @@ class CaseListView(Schema):
     """
 
     items = fields.List(fields.Nested(CaseSummaryView), required=True)
-    total = fields.Integer(required=True, metadata={"description": "How many cases match"})
-    page = fields.Integer(required=True)
-    per_page = fields.Integer(required=True)
-    pages = fields.Integer(required=True, metadata={"description": "How many pages there are"})
+
+
+class CaseClockView(Schema):
+    """An SLA clock of an open case, with the case."""
+
+    id = fields.UUID(required=True, metadata={"description": "The case"})
+    reference = _text()
+    subject = _text()
+    status = enum_field(Status, required=True)
+    priority = enum_field(Priority, required=True)
+    channel = enum_field(Channel, required=True)
+    unit = fields.String(**NULLABLE)
+    queue = fields.String(**NULLABLE)
+    assignee = fields.String(**NULLABLE)
+    clock = enum_field(ClockName, required=True)
+    due = _moment(metadata={"description": "The clock's deadline"})
+
+
+class BreachView(CaseClockView):
+    """An SLA clock past its deadline."""
+
+    overdue_seconds = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Wall-clock seconds since the deadline, nights and holidays included "
+            "(GET /cases/{id} gives the working time)"
+        },
+    )
+
+
+class AtRiskView(CaseClockView):
+    """An SLA clock past its warning instant, before its deadline."""
+
+    seconds_left = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Wall-clock seconds until the deadline (GET /cases/{id} gives the "
+            "working time)"
+        },
+    )
+
+
+class BreachListView(PageView):
+    """One page of the SLA clocks of open cases past their deadline, the most overdue first.
+
+    A clock counts from its deadline on, whether or not the SLA timer has recorded the breach yet,
+    while its case is open; one paused (awaiting the citizen) counts once a breach was recorded.
+    A case with both clocks breached is listed once for each.
+    """
+
+    items = fields.List(fields.Nested(BreachView), required=True)
+
+
+class AtRiskListView(PageView):
+    """One page of the SLA clocks at risk, the soonest due first."""
+
+    items = fields.List(fields.Nested(AtRiskView), required=True)
 
 
 class PriorityCountsView(Schema):
@@ -215,8 +310,8 @@ class QueueOverviewView(Schema):
     at_risk = fields.Integer(
         required=True,
         metadata={
-            "description": "Cases whose SLA deadline is near or passed; always 0 until SLA "
-            "clocks are introduced"
+            "description": "Waiting cases with an SLA clock at risk (past its warning instant) "
+            "or breached now"
         },
     )
 
@@ -236,7 +331,10 @@ class QueueItemView(Schema):
     escalation_level = fields.Integer(required=True)
     received_at = _moment()
     due_at = _moment(
-        metadata={"description": "Orders cases of one priority; received_at until SLA clocks"}
+        metadata={
+            "description": "The nearest deadline of a running SLA clock (received_at when none "
+            "runs): orders the cases of one priority"
+        }
     )
     waiting_seconds = fields.Integer(required=True)
 

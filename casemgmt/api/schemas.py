@@ -25,6 +25,7 @@ from casemgmt.domain import (
     RequesterKind,
     Status,
 )
+from casemgmt.domain.sla import ClockName
 from casemgmt.queries.case_list import MAX_PER_PAGE, SORTS
 
 SHORT: Final = validate.Length(min=1, max=200)
@@ -205,11 +206,27 @@ def _sorts() -> list[str]:
     return [order for key in SORTS for order in (key, f"-{key}")]
 
 
-class CaseListQuerySchema(Schema):
+class Paged(Schema):
+    """Which page of a list."""
+
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=MAX_VERSION),
+        metadata={"description": "Which page, from 1"},
+    )
+    per_page = fields.Integer(
+        load_default=25,
+        validate=validate.Range(min=1, max=MAX_PER_PAGE),
+        metadata={"description": "How many a page holds"},
+    )
+
+
+class CaseListQuerySchema(Paged):
     """Which cases, in which order, which page: every filter given must match.
 
     A filter takes several values, repeated or separated by commas (`?status=triaged,in_progress`);
-    a case matches when it has any of them.
+    a case matches when it has any of them. The list is taken at the moment of the request, which
+    `at_risk` depends on.
     """
 
     status = Several(enum_field(Status))
@@ -222,7 +239,13 @@ class CaseListQuerySchema(Schema):
     assignee = Several(Text(validate=SHORT), metadata={"description": "Agents' account names"})
     escalation_level = Several(fields.Integer(validate=validate.Range(min=0, max=MAX_VERSION)))
     breached = fields.Boolean(
-        metadata={"description": "Whether an SLA clock breached (none does until SLA clocks)"}
+        metadata={"description": "Whether the SLA timer recorded a breach of a clock of the case"}
+    )
+    at_risk = fields.Boolean(
+        metadata={
+            "description": "Whether an SLA clock of the case is at risk now: running, past its "
+            "warning instant, its deadline not yet passed"
+        }
     )
     text = Text(
         validate=validate.Length(min=1, max=500),
@@ -234,18 +257,23 @@ class CaseListQuerySchema(Schema):
     sort = fields.String(
         load_default="-received_at",
         validate=validate.OneOf(_sorts()),
-        metadata={"description": "The order: a field, descending with -; relevance needs text"},
+        metadata={
+            "description": "The order: a field, descending with -; relevance needs text; due is "
+            "the nearest deadline of a running SLA clock (cases with none last)"
+        },
     )
-    page = fields.Integer(
-        load_default=1,
-        validate=validate.Range(min=1, max=MAX_VERSION),
-        metadata={"description": "Which page, from 1"},
-    )
-    per_page = fields.Integer(
-        load_default=25,
-        validate=validate.Range(min=1, max=MAX_PER_PAGE),
-        metadata={"description": "How many cases a page holds"},
-    )
+
+
+class SlaListQuerySchema(Paged):
+    """Which SLA clocks, which page: every filter given must match.
+
+    A filter takes several values, repeated or separated by commas (`?clock=first_response`).
+    """
+
+    unit = Several(Text(validate=SHORT))
+    queue = Several(Text(validate=SHORT))
+    clock = Several(enum_field(ClockName), metadata={"description": "Which SLA clock"})
+    channel = Several(enum_field(Channel))
 
 
 class QueueQuerySchema(Schema):

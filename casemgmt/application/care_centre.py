@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from casemgmt.application.references import ReferenceNumbers
     from casemgmt.domain import Category, Context, Requester
+    from casemgmt.domain.sla_policy import SlaPolicy
 
 # How long after closing a case its requester may still have it reopened, unless told otherwise.
 DEFAULT_REOPEN_WINDOW: Final = timedelta(days=30)
@@ -52,6 +53,7 @@ class CareCentre(Application[UUID]):
         references: ReferenceNumbers | None = None,
         new_id: Callable[[], UUID] = uuid4,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+        sla_policy: SlaPolicy | None = None,
     ) -> None:
         """Builds the application; `references` may be left out where no case is opened.
 
@@ -61,6 +63,7 @@ class CareCentre(Application[UUID]):
         self.references = references
         self.new_id = new_id
         self.reopen_window = reopen_window
+        self.sla_policy = sla_policy  # None: cases have no SLA clocks
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -104,6 +107,7 @@ class CareCentre(Application[UUID]):
             received_at=received_at,
             ctx=ctx,
         )
+        self._keep_clocks(case, ctx)
         try:
             self._save(case)
         except ConcurrentUpdate:
@@ -135,6 +139,7 @@ class CareCentre(Application[UUID]):
             case = self._get_for_change(case_id, expected_version)
             authorize_action(ctx.actor, action, case, arguments.get("agent"))
             others = self._perform(case, action, arguments, ctx)
+            self._keep_clocks(case, ctx)
             try:
                 return self._save(case, *others)
             except ConcurrentUpdate:
@@ -169,6 +174,51 @@ class CareCentre(Application[UUID]):
             survivor.record_merge(case.id, ctx)
             return [survivor]
         return []
+
+    # -- SLA clocks --------------------------------------------------------------------------------
+
+    def check_sla(self, case_id: UUID, ctx: Context) -> int:
+        """Records the case's SLA warnings and breaches due by `ctx.at`; returns how many.
+
+        Each is recorded once: two timers, or one firing twice, find the second time that the
+        case already has it (a lost race is tried again on the new version).
+        """
+        return self._change_clocks(
+            case_id, ctx, lambda case, policy: case.record_sla_alarms(policy, ctx)
+        )
+
+    def apply_sla_policy(self, case_id: UUID, ctx: Context) -> int:
+        """Recomputes the case's clocks under the policy in force; returns the events recorded."""
+
+        def keep(case: Case, policy: SlaPolicy) -> int:
+            before = len(case.pending_events)
+            case.keep_clocks(policy, ctx)
+            return len(case.pending_events) - before
+
+        return self._change_clocks(case_id, ctx, keep)
+
+    def _change_clocks(
+        self, case_id: UUID, ctx: Context, change: Callable[[Case, SlaPolicy], int]
+    ) -> int:
+        if self.sla_policy is None:
+            return 0
+        for attempt in range(1, _ATTEMPTS + 1):
+            case = self.get_case(case_id)
+            recorded = change(case, self.sla_policy)
+            if not recorded:
+                return 0
+            try:
+                self._save(case)
+            except ConcurrentUpdate:
+                if attempt == _ATTEMPTS:
+                    raise
+                continue
+            return recorded
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _keep_clocks(self, case: Case, ctx: Context) -> None:
+        if self.sla_policy is not None:
+            case.keep_clocks(self.sla_policy, ctx)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from eventsourcing.persistence import PersistenceError
 from casemgmt.api.presenters import case_view  # the same shape as GET /api/v1/cases/{id}
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, prepare, start
+from casemgmt.cli import sla
 from casemgmt.cli.progress import progress_bar
 from casemgmt.cli.serving import serve
 from casemgmt.domain import ACCOUNT_ROLES, InvalidCommand
@@ -105,6 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in ACCOUNT_ROLES])
     add.set_defaults(command=_user_add)
 
+    sla.register(commands, _started)
+
     case = commands.add_parser("case", help="inspect cases")
     case_commands = case.add_subparsers(title="case commands", required=True, metavar="ACTION")
     show = case_commands.add_parser("show", help="print a case as JSON")
@@ -133,7 +136,7 @@ def _worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with _started() as container:
         for name in args.only or []:
-            container.projections[name]  # an unknown name fails here, naming the known ones
+            container.projections.check_runner(name)  # an unknown name fails, naming the known
         run_until_signalled(container.projections.worker(args.only, batch_size=args.batch_size))
     return 0
 
@@ -171,7 +174,8 @@ def _case_show(args: argparse.Namespace) -> int:
     as_of = _parse_moment(args.as_of) if args.as_of else None
     with _started() as container:
         case = container.care_centre.case_at(case_id, as_of=as_of)
-        view: dict[str, Any] = case_view(case, container.routing)
+        at = as_of or container.clock()
+        view: dict[str, Any] = case_view(case, container.routing, container.sla_policy, at)
     print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
     return 0
 

@@ -24,6 +24,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as AggregateSnapshot
 
+from casemgmt.domain import sla
 from casemgmt.domain.conversation import Direction, Feedback, Message, Note
 from casemgmt.domain.lifecycle import (
     TRANSITIONS,
@@ -35,6 +36,15 @@ from casemgmt.domain.lifecycle import (
     next_status,
 )
 from casemgmt.domain.requests import Category, Channel, Priority, Requester
+from casemgmt.domain.sla import (
+    Alarm,
+    ClockChange,
+    ClockName,
+    ClockTerms,
+    SlaClock,
+    clock_as_dict,
+    clock_from_dict,
+)
 from casemgmt.domain.validation import (
     InvalidCommand,
     optional_text,
@@ -47,6 +57,8 @@ if TYPE_CHECKING:
     from eventsourcing.domain import MutableOrImmutableAggregate
 
     from casemgmt.domain.actors import Context
+    from casemgmt.domain.calendar import BusinessCalendar
+    from casemgmt.domain.sla_policy import SlaPolicy
 
 # Intake stamps (a letter's arrival, a call logged later) may be earlier than the command, but a
 # clock that runs a little fast must not make an honest intake fail.
@@ -118,6 +130,7 @@ class Case(Aggregate):
             case.messages.append(Message(Direction.OUT, self.author, self.message, self.timestamp))
             if case.first_replied_at is None:
                 case.first_replied_at = self.timestamp
+            case.first_response_at = case.first_response_at or self.timestamp
 
     class NoteAdded(Event):
         text: str
@@ -130,6 +143,7 @@ class Case(Aggregate):
 
         def change(self, case: Case) -> None:
             case.messages.append(Message(Direction.OUT, self.author, self.message, self.timestamp))
+            case.first_response_at = case.first_response_at or self.timestamp
 
     class CitizenMessageReceived(Event):
         message: str
@@ -194,6 +208,65 @@ class Case(Aggregate):
         def change(self, case: Case) -> None:
             case.feedback = Feedback(self.score, self.comment, self.timestamp)
 
+    # -- SLA clocks: each event carries the clock as it is after it (`sla.clock_as_dict`) -----
+
+    class SlaClockStarted(Event):
+        clock: str
+        state: dict[str, Any]
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaClockPaused(Event):
+        clock: str
+        state: dict[str, Any]
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaClockResumed(Event):
+        clock: str
+        state: dict[str, Any]
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaClockStopped(Event):
+        clock: str
+        state: dict[str, Any]
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaDeadlineRecomputed(Event):
+        clock: str
+        state: dict[str, Any]
+        reason: str
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaWarning(Event):
+        clock: str
+        state: dict[str, Any]
+        threshold: datetime  # the instant the warning share of the target was reached
+        deadline: datetime
+        policy_version: str
+        over_seconds: int  # working time past the threshold when recorded
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
+    class SlaBreached(Event):
+        clock: str
+        state: dict[str, Any]
+        deadline: datetime
+        policy_version: str
+        over_seconds: int  # working time past the deadline when recorded
+
+        def change(self, case: Case) -> None:
+            _set_clock(case, self.state)
+
     class Snapshot(AggregateSnapshot):
         """A snapshot whose state is JSON-native, so the default transcoder stores it as it is."""
 
@@ -208,8 +281,13 @@ class Case(Aggregate):
         def mutate(self, _: None) -> Case:
             case = super().mutate(None)
             assert isinstance(case, Case)
+            # Attributes added after snapshots were first taken (clocks since the SLA release).
+            case.__dict__.setdefault("clocks", {})
             for name, restore in _VALUE_OBJECTS.items():
                 setattr(case, name, restore(getattr(case, name)))
+            if "first_response_at" not in case.__dict__:  # the first message out, as events say
+                out = [m.at for m in case.messages if m.direction is Direction.OUT]
+                case.first_response_at = min(out, default=None)
             return case
 
     def __init__(
@@ -241,6 +319,8 @@ class Case(Aggregate):
         self.escalation_level = 0
         self.received_at = received_at
         self.first_replied_at: datetime | None = None
+        self.first_response_at: datetime | None = None  # first message out: reply or request-info
+        self.clocks: dict[ClockName, SlaClock] = {}
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.merged_into: UUID | None = None
@@ -437,6 +517,106 @@ class Case(Aggregate):
         comment = optional_text("comment", comment)
         self._record(self.FeedbackRecorded, ctx, status, score=score, comment=comment)
 
+    # -- SLA clocks ------------------------------------------------------------------------------
+
+    def keep_clocks(self, policy: SlaPolicy, ctx: Context) -> None:
+        """Starts, stops, pauses, resumes or recomputes the SLA clocks as the case now stands.
+
+        Called after every command: the clocks follow the case's status, its first message out,
+        and the terms the policy gives its channel, category, priority and unit now.
+        """
+        for name in ClockName:
+            for _ in range(3):  # a reopen resumes the resolution clock, then may recompute it
+                change = self._clock_change(name, policy, ctx.at)
+                if change is None:
+                    break
+                event_class, clock, extra = change
+                state = clock_as_dict(clock)
+                self._record(event_class, ctx, self.status, clock=name.value, state=state, **extra)
+
+    def record_sla_alarms(self, policy: SlaPolicy, ctx: Context) -> int:
+        """Records the warnings and breaches due by `ctx.at` (each once); returns how many."""
+        recorded = 0
+        for name, at_start in list(self.clocks.items()):
+            calendar = _calendar(policy, at_start.terms.calendar)
+            for alarm in at_start.alarms_due_at(ctx.at):
+                clock = self.clocks[name]  # as the previous alarm left it
+                if alarm is Alarm.WARNING:
+                    over = calendar.working_time_between(clock.warning_due, ctx.at)
+                    self._record(
+                        self.SlaWarning,
+                        ctx,
+                        self.status,
+                        clock=name.value,
+                        state=clock_as_dict(replace(clock, warned=True)),
+                        threshold=clock.warning_due,
+                        deadline=clock.due,
+                        policy_version=clock.terms.policy_version,
+                        over_seconds=int(over.total_seconds()),
+                    )
+                else:
+                    over = calendar.working_time_between(clock.due, ctx.at)
+                    self._record(
+                        self.SlaBreached,
+                        ctx,
+                        self.status,
+                        clock=name.value,
+                        state=clock_as_dict(replace(clock, breached=True)),
+                        deadline=clock.due,
+                        policy_version=clock.terms.policy_version,
+                        over_seconds=int(over.total_seconds()),
+                    )
+                recorded += 1
+        return recorded
+
+    def _clock_change(
+        self, name: ClockName, policy: SlaPolicy, at: datetime
+    ) -> tuple[type[Case.Event], SlaClock, dict[str, Any]] | None:
+        """The next change the clock needs, as the event to record; None when it is right."""
+        terms, calendar = self._terms(name, policy)
+        clock = self.clocks.get(name)
+        if clock is None:
+            if terms is None or self.status is Status.MERGED:
+                return None
+            return self.SlaClockStarted, sla.started(name, terms, self.received_at, calendar), {}
+        change = sla.next_change(
+            clock,
+            terms,
+            at,
+            in_force=_calendar(policy, clock.terms.calendar),
+            calendar=calendar,
+            ends=self._clock_ends(name),
+            awaiting=self.status is Status.AWAITING_CITIZEN,
+        )
+        if change is None:
+            return None
+        kind, moved, extra = change
+        return _CLOCK_EVENTS[kind], moved, extra
+
+    def _clock_ends(self, name: ClockName) -> bool:
+        if self.status in (Status.RESOLVED, Status.CLOSED, Status.MERGED):
+            return True
+        return name is ClockName.FIRST_RESPONSE and self.first_response_at is not None
+
+    def _terms(
+        self, name: ClockName, policy: SlaPolicy
+    ) -> tuple[ClockTerms | None, BusinessCalendar]:
+        """What the policy gives this clock of the case now, and the calendar it counts in."""
+        category = self.category
+        target = policy.target_for(
+            self.channel.value,
+            None if category.line is None else category.line.value,
+            None if category.kind is None else category.kind.value,
+            self.priority.value,
+            self.unit,
+        )
+        calendar_name, calendar = policy.calendar_for(target, self.unit)
+        duration = target.first_response if name is ClockName.FIRST_RESPONSE else target.resolution
+        if duration is None:
+            return None, calendar
+        terms = ClockTerms(str(duration), calendar_name, policy.version, policy.warning_at)
+        return terms, calendar
+
     # -- invariants -----------------------------------------------------------------------------
 
     def check_not_assigned_to(self, agent: str) -> None:
@@ -515,6 +695,8 @@ def _json_native(value: Any) -> Any:
     """Value objects as dicts and enums as their values, recursively; datetimes and UUIDs stay."""
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, SlaClock):
+        return clock_as_dict(value)
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: _json_native(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list):
@@ -534,4 +716,23 @@ _VALUE_OBJECTS: Final[dict[str, Callable[[Any], Any]]] = {
     "messages": lambda items: [Message.from_dict(item) for item in items],
     "notes": lambda items: [Note.from_dict(item) for item in items],
     "feedback": Feedback.from_dict,
+    "clocks": lambda clocks: {ClockName(k): clock_from_dict(v) for k, v in clocks.items()},
 }
+
+
+def _set_clock(case: Case, state: dict[str, Any]) -> None:
+    clock = clock_from_dict(state)
+    case.clocks[clock.name] = clock
+
+
+_CLOCK_EVENTS: Final[dict[ClockChange, type[Case.Event]]] = {
+    ClockChange.RESUMED: Case.SlaClockResumed,
+    ClockChange.STOPPED: Case.SlaClockStopped,
+    ClockChange.RECOMPUTED: Case.SlaDeadlineRecomputed,
+    ClockChange.PAUSED: Case.SlaClockPaused,
+}
+
+
+def _calendar(policy: SlaPolicy, name: str) -> BusinessCalendar:
+    """The policy's calendar of that name; the default one if a new policy dropped it."""
+    return policy.calendars.get(name) or policy.calendars[policy.default_calendar]

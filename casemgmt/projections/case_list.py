@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError
 
 from casemgmt.domain import Case
 from casemgmt.domain.routing import DEFAULT_ROUTING
+from casemgmt.domain.sla import ClockName
 from casemgmt.projections.base import PositionMoved, Projection, replay
 from casemgmt.projections.summaries import evolve, words_added
 from casemgmt.readmodels.case_summary import COLUMNS, TABLE, CaseSummary
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 # PostgreSQL refuses a tsvector over 1 MB, which would stop the projection at that event for good;
 # the first hundred thousand characters of a case (subject, body, early messages) are plenty.
 MAX_SEARCH_TEXT: Final = 100_000
+CLOCKS: Final = tuple(clock.value for clock in ClockName)
 _TYPES: Final = {
     "case_id": "uuid",
     "escalation_level": "integer",
@@ -50,6 +52,12 @@ _TYPES: Final = {
     "resolution_breached": "boolean",
     "last_activity_at": "timestamptz",
     "version": "bigint",
+    **{
+        f"{clock}_{moment}": "timestamptz"
+        for clock in CLOCKS
+        for moment in ("due", "warning_at", "alarm_at")
+    },
+    "next_sla_alarm_at": "timestamptz",
 }
 _STORED: Final = (*COLUMNS, "search_text")
 _SELECT: Final = f"SELECT {', '.join(_STORED)} FROM {TABLE} WHERE case_id = ANY(%s::uuid[])"

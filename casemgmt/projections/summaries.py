@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Case, Status
+from casemgmt.domain.sla import ClockState, clock_from_dict
 from casemgmt.readmodels.case_summary import CaseSummary
 
 if TYPE_CHECKING:
@@ -120,6 +121,21 @@ def _merged_into(summary: CaseSummary, event: Any) -> None:
     summary.merged_into = event.into
 
 
+def _clock(summary: CaseSummary, event: Any) -> None:
+    """An SLA event carries its clock as it is after it: copy what lists and the timer need."""
+    clock = clock_from_dict(event.state)
+    prefix = clock.name.value
+    state = clock.recorded_state
+    setattr(summary, f"{prefix}_due", clock.due)
+    setattr(summary, f"{prefix}_warning_at", clock.warning_due)
+    setattr(summary, f"{prefix}_state", state.value)
+    setattr(summary, f"{prefix}_alarm_at", clock.next_alarm)
+    if clock.breached or state is ClockState.BREACHED:
+        setattr(summary, f"{prefix}_breached", True)
+    alarms = [summary.first_response_alarm_at, summary.resolution_alarm_at]
+    summary.next_sla_alarm_at = min((at for at in alarms if at is not None), default=None)
+
+
 # Events missing here (NoteAdded, InformationRequested, CitizenMessageReceived, MergeRecorded,
 # FeedbackRecorded) change only what every event changes: status, version, last activity.
 _CHANGES: Final[dict[type[Case.Event], Callable[[CaseSummary, Any], None]]] = {
@@ -133,4 +149,11 @@ _CHANGES: Final[dict[type[Case.Event], Callable[[CaseSummary, Any], None]]] = {
     Case.Reopened: _reopened,
     Case.Closed: _closed,
     Case.MergedInto: _merged_into,
+    Case.SlaClockStarted: _clock,
+    Case.SlaClockPaused: _clock,
+    Case.SlaClockResumed: _clock,
+    Case.SlaClockStopped: _clock,
+    Case.SlaDeadlineRecomputed: _clock,
+    Case.SlaWarning: _clock,
+    Case.SlaBreached: _clock,
 }

@@ -1,4 +1,7 @@
-"""Finding cases in the case list: filters, full-text search, sorting and pages (`GET /cases`)."""
+"""Finding cases in the case list: filters, full-text search, sorting and pages (`GET /cases`).
+
+`at_risk` and `sort=due` read the SLA clocks as `casemgmt.queries.sla` declares them.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import InvalidCommand
+from casemgmt.queries.sla import NEAREST_DUE_SQL, case_at_risk_sql
 from casemgmt.readmodels.case_summary import COLUMNS, TABLE, CaseSummary
 from casemgmt.readmodels.text import fold
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from casemgmt.persistence.datastore import Datastore
 
 MAX_PER_PAGE: Final = 200
@@ -25,6 +31,7 @@ SORTS: Final = {
     "status": "status",
     "reference": "reference",
     "escalation_level": "escalation_level",
+    "due": NEAREST_DUE_SQL,  # the nearest deadline of a running SLA clock
     "relevance": f"ts_rank(search_vector, {_QUERY})",
 }
 
@@ -44,6 +51,8 @@ def search_cases(
     assignee: Values = None,
     escalation_level: int | Sequence[int] | None = None,
     breached: bool | None = None,
+    at_risk: bool | None = None,
+    now: datetime | None = None,
     text: str | None = None,
     sort: str = "-received_at",
     page: int = 1,
@@ -53,7 +62,9 @@ def search_cases(
 
     A filter takes one value or a list of accepted values. `text` is matched against subject and
     messages without regard to case or diacritics ("bao hiem" finds "Bảo hiểm"), in web-search
-    syntax: words all must occur, "quoted phrases", `or`, and `-word` to exclude.
+    syntax: words all must occur, "quoted phrases", `or`, and `-word` to exclude. `at_risk` is
+    taken at `now`, which it needs; `sort="due"` orders by the nearest running SLA deadline,
+    cases with none last.
     """
     conditions: list[str] = []
     params: list[Any] = []
@@ -75,6 +86,12 @@ def search_cases(
     if breached is not None:
         negation = "" if breached else "NOT "
         conditions.append(f"{negation}(first_response_breached OR resolution_breached)")
+    if at_risk is not None:
+        if now is None:
+            raise TypeError("at_risk is taken at a moment: pass now")
+        risky, moments = case_at_risk_sql(now)
+        conditions.append(risky if at_risk else f"{risky} IS NOT TRUE")  # no clock: not at risk
+        params.extend(moments)
     words = fold(text).strip() if text else ""
     if words:
         conditions.append(f"search_vector @@ {_QUERY}")

@@ -40,6 +40,17 @@ class CaseSummary:
     resolution_breached: bool
     last_activity_at: datetime
     version: int
+    # SLA clocks (None until a clock starts): deadline, warning instant, running | paused | met |
+    # breached, and when the SLA timer must next look at the clock.
+    first_response_due: datetime | None = None
+    first_response_warning_at: datetime | None = None
+    first_response_state: str | None = None
+    first_response_alarm_at: datetime | None = None
+    resolution_due: datetime | None = None
+    resolution_warning_at: datetime | None = None
+    resolution_state: str | None = None
+    resolution_alarm_at: datetime | None = None
+    next_sla_alarm_at: datetime | None = None
 
     @property
     def breached(self) -> bool:
@@ -58,7 +69,7 @@ class CaseSummary:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CaseSummary:
         """The summary from `as_json`'s form (extra keys are ignored)."""
-        data = {name: data[name] for name in COLUMNS}
+        data = {name: data.get(name) for name in COLUMNS}  # newer columns may be missing
         for name in _MOMENTS:
             if data[name] is not None:
                 data[name] = datetime.fromisoformat(data[name])
@@ -69,4 +80,4 @@ class CaseSummary:
 
 
 COLUMNS: Final = tuple(f.name for f in fields(CaseSummary))
-_MOMENTS: Final = tuple(name for name in COLUMNS if name.endswith("_at"))
+_MOMENTS: Final = tuple(name for name in COLUMNS if name.endswith(("_at", "_due")))

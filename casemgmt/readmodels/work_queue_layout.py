@@ -36,6 +36,9 @@ DEFAULT_KEY_PREFIX: Final = "casemgmt"
 # The statuses (as summaries store them) in which an unassigned case waits in its queue.
 WAITING_FOR_AGENT: Final = frozenset(status.value for status in lifecycle.WAITING_FOR_AGENT)
 
+# Clocks whose deadline orders a queue: running ones (past their deadline or not).
+_RUNNING: Final = frozenset({"running"})
+
 # Urgent first. A queue's sorted-set score puts this rank above the due time.
 PRIORITY_RANK: Final = {
     Priority.URGENT.value: 0,
@@ -57,12 +60,20 @@ def waiting_queue(case: Routable) -> str | None:
 
 
 def due_at(case: Routable) -> datetime:
-    """When the case should be answered: the order within a priority.
-
-    The seam for the SLA clocks: until a case carries its first-response or resolution due time,
-    the moment it was received stands in for it (oldest first).
-    """
-    return case.received_at
+    """When the case should next be answered: the nearest deadline of a running SLA clock, or
+    the moment of receipt when no clock runs (oldest first)."""
+    running = [
+        due
+        for due, state in (
+            (
+                getattr(case, "first_response_due", None),
+                getattr(case, "first_response_state", None),
+            ),
+            (getattr(case, "resolution_due", None), getattr(case, "resolution_state", None)),
+        )
+        if due is not None and state in _RUNNING
+    ]
+    return min(running, default=case.received_at)
 
 
 def queue_order(case: Routable) -> tuple[float, str]:

@@ -16,6 +16,7 @@ from casemgmt.projections.work_queues import WorkQueueProjection
 from casemgmt.readmodels.work_queue_layout import DEFAULT_KEY_PREFIX
 from casemgmt.runtime.log import EventLog
 from casemgmt.runtime.runner import DEFAULT_BATCH_SIZE, ProjectionWorker
+from casemgmt.runtime.sla_timer import SlaTimer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -42,9 +43,17 @@ class UnknownProjection(LookupError):  # noqa: N818 -- names read as what happen
 class Projections:
     """The projections that follow one event log."""
 
-    def __init__(self, log: EventLog, projections: Iterable[Projection], datastore: Datastore):
+    def __init__(
+        self,
+        log: EventLog,
+        projections: Iterable[Projection],
+        datastore: Datastore,
+        *,
+        timer: Callable[[], SlaTimer] | None = None,
+    ):
         self.log = log
         self.datastore = datastore
+        self.timer = timer  # makes the SLA timer a worker runs beside the projections
         self._by_name = {projection.name: projection for projection in projections}
 
     @property
@@ -122,11 +131,28 @@ class Projections:
         batch_size: int = DEFAULT_BATCH_SIZE,
         lock_retry_seconds: float = 1.0,
     ) -> ProjectionWorker:
-        """A worker for these projections (all by default); `start()` it, `stop()` it."""
-        chosen = [self[name] for name in (self.names if names is None else names)]
+        """A worker for these projections and the SLA timer (all by default); `start()` it,
+        `stop()` it. `names` may name the timer, `sla_timer`, as well as projections."""
+        wanted = self.runner_names if names is None else list(names)
+        with_timer = self.timer is not None and SlaTimer.name in wanted
+        chosen = [self[name] for name in wanted if not (with_timer and name == SlaTimer.name)]
         return ProjectionWorker(
-            self.log, chosen, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
+            self.log,
+            chosen,
+            batch_size=batch_size,
+            lock_retry_seconds=lock_retry_seconds,
+            others=[self.timer()] if with_timer and self.timer is not None else [],
         )
+
+    @property
+    def runner_names(self) -> list[str]:
+        """What a worker can run: every projection, and the SLA timer."""
+        return [*self.names, *([SlaTimer.name] if self.timer is not None else [])]
+
+    def check_runner(self, name: str) -> None:
+        """Refuses a name that is neither a projection nor the SLA timer, naming those there are."""
+        if name not in self.runner_names:
+            raise UnknownProjection(name, self.runner_names)
 
 
 def build_projections(
@@ -139,11 +165,13 @@ def build_projections(
     key_prefix: str = DEFAULT_KEY_PREFIX,
 ) -> Projections:
     """The care centre's projections: the case list in PostgreSQL, the work queues in Redis."""
+    log = EventLog.of(care_centre)
     return Projections(
-        EventLog.of(care_centre),
+        log,
         [
             CaseListProjection(datastore, routing),
             WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
         ],
         datastore,
+        timer=lambda: SlaTimer(care_centre, datastore, log, clock=clock),
     )

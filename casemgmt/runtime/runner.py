@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from casemgmt.persistence.locks import LockLost, ProjectionLock
 from casemgmt.projections.base import PositionMoved
@@ -160,8 +160,22 @@ class ProjectionRunner:
         return position
 
 
+class Runner(Protocol):
+    """What a worker runs in a thread of its own: a projection's runner, the SLA timer."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> threading.Event: ...
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def join(self, timeout: float | None = None) -> bool: ...
+
+
 class ProjectionWorker:
-    """Runs projections in threads of this process: in `casemgmt serve` or as `casemgmt worker`."""
+    """Runs projections (and the SLA timer) in threads of this process: in `casemgmt serve` or as
+    `casemgmt worker`."""
 
     def __init__(
         self,
@@ -170,14 +184,16 @@ class ProjectionWorker:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         lock_retry_seconds: float = 1.0,
+        others: Iterable[Runner] = (),
     ) -> None:
         self.log = log
-        self.runners = {
+        self.runners: dict[str, Runner] = {
             projection.name: ProjectionRunner(
                 projection, log, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
             )
             for projection in projections
         }
+        self.runners.update((runner.name, runner) for runner in others)
         self._stopped = threading.Event()
 
     def start(self) -> None:

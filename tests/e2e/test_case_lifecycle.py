@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import pytest
 
 from casemgmt.domain import Channel
+from casemgmt.domain.sla import ClockName
 from tests.e2e.conftest import Caller, inquiry, open_case
+
+if TYPE_CHECKING:
+    from casemgmt.bootstrap import Container
+    from casemgmt.domain.sla import SlaClock
+
+FIRST_RESPONSE, RESOLUTION = ClockName.FIRST_RESPONSE, ClockName.RESOLUTION
 
 
 @pytest.mark.parametrize("channel", [c.value for c in Channel])
@@ -18,16 +27,16 @@ def test_a_case_from_each_channel_is_worked_to_closed_and_rated(
     assert opened.status_code == 201
     case = opened.get_json()
     case_id = case["id"]
-    assert opened.headers["ETag"] == '"1"'
+    assert opened.headers["ETag"] == '"3"'  # Received, then SlaClockStarted for each clock
     assert opened.headers["Location"].endswith(f"/api/v1/cases/{case_id}")
-    assert (case["status"], case["channel"], case["queue"], case["sla"]) == (
-        "received",
-        channel,
-        None,
-        {},
-    )
+    assert (case["status"], case["channel"], case["queue"]) == ("received", channel, None)
+    assert clock_states(case) == {
+        "first_response": ("running", "PT8H"),
+        "resolution": ("running", "P5D"),
+    }
     assert case["reference"].startswith("CC-")
 
+    # Each step with the version after it: its event, then the SLA events it brings about.
     steps = [
         (
             supervisor,
@@ -38,26 +47,70 @@ def test_a_case_from_each_channel_is_worked_to_closed_and_rated(
                 "unit": "hcmc",
             },
             "triaged",
+            6,  # Triaged, SlaDeadlineRecomputed ×2 (high: PT4H and P3D)
         ),
-        (agent, "assign", {}, "in_progress"),
-        (agent, "reply", {"message": "Chúng tôi đang kiểm tra hồ sơ."}, "in_progress"),
-        (agent, "request-info", {"message": "Xin gửi số CCCD."}, "awaiting_citizen"),
-        (intake, "citizen-message", {"message": "Số CCCD: 001234567890"}, "in_progress"),
-        (agent, "note", {"text": "Hồ sơ đầy đủ"}, "in_progress"),
-        (agent, "resolve", {"resolution": "Sổ đã được gửi", "summary": "gửi lại"}, "resolved"),
-        (agent, "close", {}, "closed"),
-        (intake, "feedback", {"score": 5, "comment": "Rất tốt"}, "closed"),
+        (agent, "assign", {}, "in_progress", 7),
+        (agent, "reply", {"message": "Chúng tôi đang kiểm tra hồ sơ."}, "in_progress", 9),
+        (agent, "request-info", {"message": "Xin gửi số CCCD."}, "awaiting_citizen", 11),
+        (intake, "citizen-message", {"message": "Số CCCD: 001234567890"}, "in_progress", 13),
+        (agent, "note", {"text": "Hồ sơ đầy đủ"}, "in_progress", 14),
+        (
+            agent,
+            "resolve",
+            {"resolution": "Sổ đã được gửi", "summary": "gửi lại"},
+            "resolved",
+            16,  # Resolved, SlaClockStopped (resolution)
+        ),
+        (agent, "close", {}, "closed", 17),
+        (intake, "feedback", {"score": 5, "comment": "Rất tốt"}, "closed", 18),
     ]
-    for version, (who, action, body, status) in enumerate(steps, start=2):
-        response = who.act(case_id, action, body, **{"If-Match": f'"{version - 1}"'})
+    etag = opened.headers["ETag"]
+    for who, action, body, status, version in steps:
+        response = who.act(case_id, action, body, **{"If-Match": etag})
         assert response.status_code == 200, (action, response.get_json())
         assert response.get_json()["status"] == status
-        assert response.headers["ETag"] == f'"{version}"'
+        etag = response.headers["ETag"]
+        assert etag == f'"{version}"', action
 
     case = agent.get(f"/api/v1/cases/{case_id}").get_json()
+    history = agent.get(f"/api/v1/cases/{case_id}/history").get_json()
+    assert [entry["type"] for entry in history] == [
+        "Received",
+        "SlaClockStarted",
+        "SlaClockStarted",
+        "Triaged",
+        "SlaDeadlineRecomputed",
+        "SlaDeadlineRecomputed",
+        "Assigned",
+        "Replied",
+        "SlaClockStopped",  # first_response: the first message out
+        "InformationRequested",
+        "SlaClockPaused",  # resolution: the case awaits the citizen
+        "CitizenMessageReceived",
+        "SlaClockResumed",
+        "NoteAdded",
+        "Resolved",
+        "SlaClockStopped",
+        "Closed",
+        "FeedbackRecorded",
+    ]
+    assert [entry["data"].get("clock") for entry in history if "Sla" in entry["type"]] == [
+        "first_response",
+        "resolution",
+        "first_response",
+        "resolution",
+        "first_response",
+        "resolution",
+        "resolution",
+        "resolution",
+    ]
     assert case["assignee"] == agent.name
     assert case["category"] == {"line": "health", "kind": "benefit_status"}
     assert (case["priority"], case["unit"]) == ("high", "hcmc")
+    assert clock_states(case) == {
+        "first_response": ("met", "PT4H"),
+        "resolution": ("met", "P3D"),
+    }
     assert [m["direction"] for m in case["messages"]] == ["out", "out", "in"]
     assert case["notes"][0]["author"] == agent.name
     assert case["resolution"] == "Sổ đã được gửi"
@@ -65,6 +118,11 @@ def test_a_case_from_each_channel_is_worked_to_closed_and_rated(
     assert case["first_replied_at"] is not None
     assert case["closed_at"] is not None
     assert case["allowed_actions"] == ["feedback", "note", "reopen"]
+
+
+def clock_states(case: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Each SLA clock of a case view: its state and its target."""
+    return {name: (clock["state"], clock["target"]) for name, clock in case["sla"].items()}
 
 
 def test_the_history_names_every_event_with_its_actor_and_data(
@@ -78,13 +136,24 @@ def test_the_history_names_every_event_with_its_actor_and_data(
 
     assert [(e["type"], e["version"]) for e in history] == [
         ("Received", 1),
-        ("Assigned", 2),
-        ("Escalated", 3),
+        ("SlaClockStarted", 2),
+        ("SlaClockStarted", 3),
+        ("Assigned", 4),
+        ("Escalated", 5),
     ]
-    received, assigned, escalated = history
+    received, first_response, resolution, assigned, escalated = history
     assert received["actor"] == {"id": intake.name, "role": "intake", "on_behalf_of": None}
     assert received["cause"] == "channel:phone"
     assert received["data"]["subject"] == "Chưa nhận được sổ BHXH"
+    for started, clock, target in (
+        (first_response, "first_response", "PT8H"),
+        (resolution, "resolution", "P5D"),
+    ):
+        # Recorded with the intake, by the same actor, for the same cause and request.
+        envelope = ("actor", "cause", "correlation_id", "timestamp", "status")
+        assert [started[key] for key in envelope] == [received[key] for key in envelope]
+        assert (started["data"]["clock"], started["data"]["state"]["target"]) == (clock, target)
+        assert started["data"]["state"]["started_at"] == received["data"]["received_at"]
     assert assigned["correlation_id"] == "call-42"
     assert assigned["data"] == {"agent": agent.name, "previous_agent": None}
     assert (assigned["cause"], assigned["status"]) == ("api", "in_progress")
@@ -125,14 +194,15 @@ def test_the_same_external_ref_on_another_channel_is_another_case(intake: Caller
 def test_a_case_reads_as_it_was_at_a_version_and_at_a_moment(
     intake: Caller, agent: Caller, auditor: Caller
 ) -> None:
-    case = open_case(intake)
+    case = open_case(intake)  # versions 1-3: Received, SlaClockStarted ×2
     path = f"/api/v1/cases/{case['id']}"
-    agent.act(case["id"], "assign", {})
-    agent.act(case["id"], "reply", {"message": "Đang xử lý"})
+    assigned = agent.act(case["id"], "assign", {})  # 4: Assigned
+    agent.act(case["id"], "reply", {"message": "Đang xử lý"})  # 5-6: Replied, SlaClockStopped
     history = auditor.get(f"{path}/history").get_json()
-    assigned_at = datetime.fromisoformat(history[1]["timestamp"])
+    (assignment,) = [entry for entry in history if entry["type"] == "Assigned"]
+    assigned_at = datetime.fromisoformat(assignment["timestamp"])
 
-    at_version = auditor.get(path, query_string={"version": 2})
+    at_version = auditor.get(path, query_string={"version": assignment["version"]})
     at_moment = auditor.get(path, query_string={"as_of": assigned_at.isoformat()})
     just_before = auditor.get(
         path, query_string={"as_of": (assigned_at - timedelta(microseconds=1)).isoformat()}
@@ -140,15 +210,92 @@ def test_a_case_reads_as_it_was_at_a_version_and_at_a_moment(
     now = auditor.get(path)
 
     assert at_version.status_code == 200
-    assert at_version.headers["ETag"] == '"2"'
+    assert at_version.headers["ETag"] == assigned.headers["ETag"] == '"4"'
     assert (at_version.get_json()["status"], at_version.get_json()["messages"]) == (
         "in_progress",
         [],
     )
     assert at_moment.get_json() == at_version.get_json()
-    assert just_before.get_json()["version"] == 1
-    assert now.get_json()["version"] == 3
+    assert just_before.get_json()["version"] == case["version"] == 3
+    assert now.get_json()["version"] == 6
     assert len(now.get_json()["messages"]) == 1
+
+
+def test_the_case_view_shows_each_sla_clock_as_it_stands(
+    container: Container, intake: Caller, agent: Caller, auditor: Caller
+) -> None:
+    office = container.sla_policy.calendars["office"]
+    before = container.clock()
+    case = open_case(intake)  # social/procedure, normal: the built-in catch-all, PT8H and P5D
+    after = container.clock()
+    path = f"/api/v1/cases/{case['id']}"
+    started = container.care_centre.get_case(UUID(case["id"])).clocks
+
+    opened = shown(case)
+    for name, clock in started.items():
+        # Shown at the moment of the response, between `before` and `after`.
+        least = int(office.working_time_between(after, clock.due).total_seconds())
+        most = int(office.working_time_between(before, clock.due).total_seconds())
+        remaining = opened[name.value]["remaining_seconds"]
+        assert 0 < least <= remaining <= most, name
+        assert opened[name.value] == as_shown(clock, "running", remaining)
+    assert {name: clock["target"] for name, clock in opened.items()} == {
+        "first_response": "PT8H",
+        "resolution": "P5D",
+    }
+
+    agent.act(case["id"], "assign", {})
+    asked = agent.act(case["id"], "request-info", {"message": "Xin gửi số CCCD."})
+    clocks = container.care_centre.get_case(UUID(case["id"])).clocks
+
+    assert asked.status_code == 200
+    # The first message out meets the first response; the resolution waits for the citizen.
+    assert shown(asked.get_json()) == {
+        "first_response": as_shown(clocks[FIRST_RESPONSE], "met"),
+        "resolution": as_shown(clocks[RESOLUTION], "paused"),
+    }
+    history = auditor.get(f"{path}/history").get_json()
+    (request,) = [entry for entry in history if entry["type"] == "InformationRequested"]
+    requested_at = datetime.fromisoformat(request["timestamp"])
+    for name in ClockName:  # both ran from the receipt to the request, under the same terms
+        assert clocks[name].due == started[name].due, name
+        used = office.working_time_between(started[name].started_at, requested_at)
+        assert clocks[name].used == used, name
+    assert clocks[FIRST_RESPONSE].stopped_at == requested_at
+
+    moment = requested_at - timedelta(microseconds=1)
+    then = auditor.get(path, query_string={"as_of": moment.isoformat()}).get_json()
+
+    assert (then["version"], then["status"]) == (request["version"] - 1, "in_progress")
+    assert shown(then) == {
+        name.value: as_shown(
+            clock,
+            "running",
+            int(office.working_time_between(moment, clock.due).total_seconds()),
+        )
+        for name, clock in started.items()
+    }
+
+
+def shown(case: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The case view's `sla`, its deadlines as datetimes."""
+    return {
+        name: {**clock, "due": datetime.fromisoformat(clock["due"])}
+        for name, clock in case["sla"].items()
+    }
+
+
+def as_shown(clock: SlaClock, state: str, remaining: int | None = None) -> dict[str, Any]:
+    """How the case view shows a clock; a stopped or paused one has its unused allowance left."""
+    left = clock.allowance - clock.used
+    return {
+        "due": clock.due,
+        "state": state,
+        "remaining_seconds": int(left.total_seconds()) if remaining is None else remaining,
+        "target": clock.terms.target,
+        "calendar": "office",
+        "policy_version": "vn-default-2026.1",
+    }
 
 
 def test_a_case_before_it_was_received_or_past_its_last_version_is_not_found(

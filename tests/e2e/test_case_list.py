@@ -5,13 +5,15 @@ Every test works in a unit of its own, so the cases that other tests open meanwh
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from casemgmt.api import create_app
+from casemgmt.domain.sla import ClockName
 from tests.e2e.conftest import caught_up, open_case
 
 if TYPE_CHECKING:
@@ -30,6 +32,17 @@ def app(projected: Container) -> Flask:
 
 def new_unit() -> str:
     return f"list-{uuid4().hex[:12]}"
+
+
+def breaches_recorded(container: Container, case_id: UUID, timeout: float = 30) -> None:
+    """Waits until the SLA timer has recorded the breach of every clock of the case."""
+    deadline = time.monotonic() + timeout
+    while True:
+        clocks = container.care_centre.get_case(case_id).clocks
+        if set(clocks) == set(ClockName) and all(clock.breached for clock in clocks.values()):
+            return
+        assert time.monotonic() < deadline, f"the SLA timer recorded no breach of {case_id}"
+        time.sleep(0.05)
 
 
 def listed(caller: Caller, **query: Any) -> dict[str, Any]:
@@ -67,7 +80,12 @@ def test_each_filter_narrows_the_list_to_the_cases_that_match(
     assert ids(listed(agent, unit=unit, category_kind="complaint")) == {phoned["id"]}
     assert ids(listed(agent, unit=unit, queue="complaints")) == {phoned["id"]}
     assert ids(listed(agent, unit=unit, escalation_level=1)) == {posted["id"]}
-    assert ids(listed(agent, unit=unit, breached="false")) == everything
+    # No clock has breached yet: mark one row breached so that both values of the filter show.
+    projected.datastore.execute(
+        "UPDATE case_summaries SET resolution_breached = true WHERE case_id = %s", [posted["id"]]
+    )
+    assert ids(listed(agent, unit=unit, breached="true")) == {posted["id"]}
+    assert ids(listed(agent, unit=unit, breached="false")) == {emailed["id"], phoned["id"]}
     assert listed(agent, unit=new_unit())["items"] == []
 
 
@@ -98,6 +116,9 @@ def test_a_listed_case_shows_its_summary(
     triaged = supervisor.act(case["id"], "triage", triage)
     assert triaged.status_code == 200
     assert (case["queue"], triaged.get_json()["queue"]) == (None, "unemployment")
+    # Received at T0, weeks ago: both deadlines (PT4H, P3D once high) are long past, so the SLA
+    # timer of the module's worker records a warning and a breach on each clock.
+    breaches_recorded(projected, UUID(case["id"]))
     caught_up(projected)
 
     (item,) = listed(supervisor, unit=unit)["items"]
@@ -106,7 +127,9 @@ def test_a_listed_case_shows_its_summary(
     assert (item["status"], item["channel"], item["priority"]) == ("triaged", "email", "high")
     assert item["category"] == {"line": "unemployment", "kind": "benefit_status"}
     assert (item["unit"], item["queue"], item["assignee"]) == (unit, "unemployment", None)
-    assert (item["version"], item["escalation_level"], item["breached"]) == (2, 0, False)
+    # 10: Received, SlaClockStarted ×2, Triaged, SlaDeadlineRecomputed ×2, and the timer's
+    # SlaWarning and SlaBreached on each clock (before or after the triage: one breach each).
+    assert (item["version"], item["escalation_level"], item["breached"]) == (10, 0, True)
     assert datetime.fromisoformat(item["received_at"]) == T0
     assert item["subject"] == "Chưa nhận được sổ BHXH"
 

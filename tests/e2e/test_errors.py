@@ -146,17 +146,26 @@ def test_a_refused_transition_names_the_state_and_the_allowed_actions(
 
 def test_a_stale_if_match_is_a_failed_precondition(intake: Caller, supervisor: Caller) -> None:
     case = open_case(intake)
-    supervisor.act(case["id"], "note", {"text": "một"})
+    noted = supervisor.act(case["id"], "note", {"text": "một"})
+    # 3 when opened (Received, SlaClockStarted ×2), 4 after the note.
+    opened_at, noted_at = case["version"], noted.get_json()["version"]
+    assert (opened_at, noted.headers["ETag"]) == (3, '"4"')
 
-    stale = problem(supervisor.act(case["id"], "note", {"text": "hai"}, **{"If-Match": '"1"'}), 412)
-    unquoted = supervisor.act(case["id"], "note", {"text": "ba"}, **{"If-Match": "2"})
-    weak = supervisor.act(case["id"], "note", {"text": "bốn"}, **{"If-Match": 'W/"3"'})
+    stale = problem(
+        supervisor.act(case["id"], "note", {"text": "hai"}, **{"If-Match": f'"{opened_at}"'}),
+        412,
+    )
+    unquoted = supervisor.act(case["id"], "note", {"text": "ba"}, **{"If-Match": str(noted_at)})
+    weak = supervisor.act(
+        case["id"], "note", {"text": "bốn"}, **{"If-Match": f'W/"{noted_at + 1}"'}
+    )
     garbage = supervisor.act(case["id"], "note", {"text": "năm"}, **{"If-Match": "three"})
     empty = supervisor.act(case["id"], "note", {"text": "sáu"}, **{"If-Match": ""})
 
-    assert stale["current_version"] == 2
-    assert "version 2" in stale["detail"]
+    assert stale["current_version"] == noted_at
+    assert f"version {noted_at}" in stale["detail"]
     assert unquoted.status_code == 200
+    assert unquoted.headers["ETag"] == f'"{noted_at + 1}"'
     assert "names no version" in problem(weak, 412)["detail"]
     assert "If-Match must be one entity tag" in problem(garbage, 400)["detail"]
     problem(empty, 400)

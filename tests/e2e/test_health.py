@@ -54,6 +54,7 @@ def test_a_projection_nobody_processes_is_reported_stopped_but_health_stays_ok(
     assert response.get_json()["status"] == "ok"
     projections = response.get_json()["components"]["projections"]
     assert projections["status"] == "stopped"
+    assert set(projections["projections"]) == {"case_summaries", "work_queues"}
     assert all(p["lag"] >= 1 for p in projections["projections"].values())
     assert "behind" in projections["detail"]
 

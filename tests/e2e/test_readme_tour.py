@@ -102,16 +102,27 @@ def test_the_readme_tour_takes_an_email_case_from_intake_to_closed_with_a_rating
     assert result.returncode == 0, result.stderr
     outputs = [line for line in result.stdout.splitlines() if line.strip()]
     history = json.loads(outputs[-2])
-    at_version_2 = json.loads(outputs[-1])
+    at_version = json.loads(outputs[-1])
     assert [entry["type"] for entry in history] == [
         "Received",
-        "Triaged",
+        "SlaClockStarted",
+        "SlaClockStarted",
+        "Triaged",  # still the catch-all target (social/procedure, normal): no recompute
         "Assigned",
         "Replied",
+        "SlaClockStopped",  # first_response
         "Resolved",
+        "SlaClockStopped",  # resolution
         "FeedbackRecorded",
         "Closed",
     ]
     assert json.loads(outputs[-3])["status"] == "closed"
-    assert at_version_2["status"] == "triaged"
-    assert at_version_2["requester"]["name"] == "Nguyễn Văn A"
+    # The tour reads the case just triaged: version 4, after its intake's three events.
+    assert (at_version["version"], at_version["status"]) == (4, "triaged"), (
+        "the README's tour should read ?version=4, the case as it stood just after the triage"
+    )
+    assert at_version["requester"]["name"] == "Nguyễn Văn A"
+    assert {name: clock["state"] for name, clock in at_version["sla"].items()} == {
+        "first_response": "running",
+        "resolution": "running",
+    }

@@ -61,7 +61,12 @@ def test_migrated_tables_match_the_tables_the_recorders_create(app_settings: Set
                 [table],
             )
             assert [tuple(row) for row in made] == _columns(url, table)
-        assert schema.REFUSE_TRACKING_FUNCTION
+        functions = datastore.execute(
+            "SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE p.proname = %s AND n.nspname = 'public'",
+            [schema.REFUSE_TRACKING_FUNCTION],
+        )
+        assert functions == [("public",)]  # the migrations made the tracking guard too
     finally:
         datastore.execute("DROP SCHEMA IF EXISTS ddl_check CASCADE")
         datastore.close()

@@ -23,6 +23,7 @@ from casemgmt.domain import (
     RequesterKind,
     Role,
 )
+from casemgmt.domain.sla import ClockName
 from casemgmt.projections import PositionMoved
 from casemgmt.queries import search_cases
 from casemgmt.readmodels.case_summary import CaseSummary
@@ -127,8 +128,27 @@ def test_a_case_row_follows_the_case_through_its_life(setup: Setup) -> None:
         first_response_breached=False,
         resolution_breached=False,
         last_activity_at=T0 + timedelta(minutes=7),
-        version=8,
+        # Received, SlaClockStarted ×2, Triaged, SlaDeadlineRecomputed ×2, Assigned, Replied,
+        # SlaClockStopped (first_response), Replied, Escalated, Resolved, SlaClockStopped
+        # (resolution), Closed.
+        version=14,
+        # T0 is a holiday (Vietnam Cultural Day, 24 November): the clocks count from Wednesday
+        # 25th at 07:30 in the office calendar (07:30-11:30, 13:00-16:30). Triaged high: PT4H,
+        # warned at 75% (3 h); P3D, that is 3 × 7.5 h, warned after 16 h 52 min 30 s.
+        first_response_due=datetime(2026, 11, 25, 11, 30, tzinfo=HANOI),
+        first_response_warning_at=datetime(2026, 11, 25, 10, 30, tzinfo=HANOI),
+        first_response_state="met",  # stopped by the first reply, before any working time
+        first_response_alarm_at=None,
+        resolution_due=datetime(2026, 11, 27, 16, 30, tzinfo=HANOI),
+        resolution_warning_at=datetime(2026, 11, 27, 9, 22, 30, tzinfo=HANOI),
+        resolution_state="met",
+        resolution_alarm_at=None,
+        next_sla_alarm_at=None,  # no clock runs
     )
+    clocks = app.get_case(case_id).clocks
+    assert [(row.first_response_due, row.resolution_due)] == [
+        (clocks[ClockName.FIRST_RESPONSE].due, clocks[ClockName.RESOLUTION].due)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -177,8 +197,14 @@ def test_text_is_found_with_or_without_vietnamese_diacritics(
 def test_every_filter_sort_and_page_agrees_with_the_rows_themselves(setup: Setup) -> None:
     CaseTraffic(setup.container.care_centre, seed=7).busy_day(1500)
     caught_up(setup)
+    # The traffic records no SLA clocks: mark some rows breached so that both values filter.
+    setup.container.datastore.execute(
+        "UPDATE case_summaries SET resolution_breached = true"
+        " WHERE case_id IN (SELECT case_id FROM case_summaries ORDER BY case_id LIMIT 25)"
+    )
     everything = all_cases(setup)
     assert len(everything) > 150
+    assert sum(row.breached for row in everything) == 25
     by: dict[str, Callable[[CaseSummary, Any], bool]] = {
         "status": lambda r, v: r.status in v,
         "channel": lambda r, v: r.channel == v,
@@ -289,7 +315,8 @@ def test_events_that_are_not_about_cases_still_move_the_position(setup: Setup) -
     open_case(setup, "Bảo hiểm y tế")
     setup.container.care_centre.save(Memo("not a case"))
     head = setup.projections.log.head()
-    with setup.projections.worker():
+    # The projections only: the SLA timer would record the case's alarms (T0 is long past).
+    with setup.projections.worker(setup.projections.names):
         assert setup.projections.wait_until_caught_up(head, timeout=10)
     assert setup.projections.positions() == {"case_summaries": head, "work_queues": head}
     assert len(summary_rows(setup)) == 1
@@ -308,7 +335,8 @@ def test_a_batch_from_a_stale_position_is_refused_and_changes_nothing(
         priority=Priority.HIGH,
         unit=None,
     )
-    with setup.projections.worker():
+    # The projections only: T0 is long past, so the SLA timer would record alarms meanwhile.
+    with setup.projections.worker(setup.projections.names):
         assert setup.projections.wait_until_caught_up(timeout=10)
     open_case(setup, "Trợ cấp thất nghiệp", minutes=2)
     rows, queues, position = (
@@ -317,7 +345,8 @@ def test_a_batch_from_a_stale_position_is_refused_and_changes_nothing(
         setup.projections[name].position(),
     )
     stale = setup.projections.log.read(1, 100)  # as if notification 2 were not written yet
-    assert stale is not None and stale.after == 1 and position == 2
+    # 6: Received and SlaClockStarted ×2, then Triaged and SlaDeadlineRecomputed ×2.
+    assert stale is not None and stale.after == 1 and position == 6
 
     with pytest.raises(PositionMoved):
         setup.projections[name].write(stale)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from casemgmt.application import OPERATIONS, roles_that_may
 from casemgmt.domain import Action
+from casemgmt.policy_file import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 API_GUIDE = ROOT / "docs" / "api.md"
@@ -48,3 +49,15 @@ def test_no_page_links_outside_the_repository_or_to_a_missing_file() -> None:
             if "://" in target:
                 continue
             assert (page.parent / target).resolve().exists(), f"{page.name}: {target} is missing"
+
+
+def test_the_policy_example_in_the_sla_guide_is_a_valid_policy(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "sla.md").read_text(encoding="utf-8")
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
+    policy_file = tmp_path / "sla.toml"
+    policy_file.write_text(example, encoding="utf-8")
+
+    policy = load_policy(policy_file)
+
+    assert policy.version == "vn-2026.1"
+    assert [str(target.first_response) for target in policy.targets] == ["PT2H", "PT8H"]

@@ -1,0 +1,147 @@
+"""The SLA timer: records each warning and breach on its case as it falls due.
+
+One timer is active across every worker process (a PostgreSQL advisory lock, as for projections);
+the others stand by. It polls the case list for the cases whose next alarm is due
+(`queries/sla.py`) and asks `CareCentre.check_sla` to record it: the case records each alarm once,
+whatever fires twice, so a timer that restarts, a second timer, or an alarm seen again before the
+case list caught up records nothing more. After a crash the case list still holds every pending
+alarm (it is rebuilt from the events), so breaches that fell due meanwhile are recorded late, with
+their true deadline and by how much it was passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import TYPE_CHECKING, Final
+
+from casemgmt.domain import Actor, Context, Role
+from casemgmt.persistence.locks import LockLost, ProjectionLock
+from casemgmt.queries.case_ids import case_ids, count_cases
+from casemgmt.queries.sla import alarms_due
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from uuid import UUID
+
+    from casemgmt.application import CareCentre
+    from casemgmt.persistence.datastore import Datastore
+    from casemgmt.projections.base import Progress
+    from casemgmt.runtime.log import EventLog
+
+logger = logging.getLogger(__name__)
+
+TIMER: Final = Actor("sla-timer", Role.SYSTEM)
+# Cases whose clocks a new policy or calendar can still move.
+OPEN_STATUSES: Final = ["received", "triaged", "in_progress", "awaiting_citizen"]
+# How many due alarms one poll takes on; the rest wait for the next poll, a moment later.
+BATCH: Final = 500
+
+
+class SlaTimer:
+    """Polls for due SLA alarms and records them, while holding the timer's lock."""
+
+    name: Final = "sla_timer"
+    lock_name: Final = "casemgmt:sla-timer"
+
+    def __init__(
+        self,
+        care_centre: CareCentre,
+        datastore: Datastore,
+        log: EventLog,
+        *,
+        clock: Callable[[], datetime],
+        poll_seconds: float = 0.2,
+        lock_retry_seconds: float = 1.0,
+    ) -> None:
+        self.care_centre = care_centre
+        self.datastore = datastore
+        self.log = log
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.lock_retry_seconds = lock_retry_seconds
+        self.active = threading.Event()
+        self.recorded = 0  # alarms this timer recorded (for tests and logs)
+        self._seen: dict[UUID, datetime] = {}
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sla-timer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def fire_due(self) -> int:
+        """Records every alarm due now; returns how many were recorded."""
+        now = self.clock()
+        recorded = 0
+        due = alarms_due(self.datastore, now, BATCH)
+        for case_id, alarm_at in due:
+            if self._seen.get(case_id) == alarm_at:
+                continue  # asked already; the case list has not caught up with the answer yet
+            self._seen[case_id] = alarm_at
+            ctx = Context(TIMER, self.clock(), f"sla-{uuid.uuid4()}", "timer:sla")
+            try:
+                recorded += self.care_centre.check_sla(case_id, ctx)
+            except Exception:  # one case must not stop the others' alarms
+                self._seen.pop(case_id, None)  # asked again at the next poll
+                logger.exception("SLA timer: cannot record the alarms of case %s", case_id)
+        if len(self._seen) > 10 * BATCH:
+            current = {case_id for case_id, _ in due}
+            self._seen = {k: v for k, v in self._seen.items() if k in current}
+        self.recorded += recorded
+        return recorded
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with ProjectionLock(
+                    self.log.database_url, self.lock_name, self.log.channel
+                ) as lock:
+                    if self._stand_by(lock):
+                        self.active.set()
+                        logger.info("SLA timer active")
+                        while not self._stopping.is_set():
+                            lock.check()
+                            self.fire_due()
+                            self._stopping.wait(self.poll_seconds)
+            except LockLost as error:
+                logger.warning("SLA timer: %s; standing by again", error)
+            except Exception:
+                logger.exception("SLA timer failed; standing by again")
+            finally:
+                self.active.clear()
+            self._stopping.wait(self.lock_retry_seconds)
+
+    def _stand_by(self, lock: ProjectionLock) -> bool:
+        while not lock.try_acquire():
+            if self._stopping.wait(self.lock_retry_seconds):
+                return False
+        return True
+
+
+def apply_policy_to_open_cases(
+    care_centre: CareCentre,
+    datastore: Datastore,
+    ctx: Context,
+    *,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Recomputes the clocks of every open case under the policy in force (a holiday declared at
+    short notice, a new target); each case that moved records why. Returns (cases, changed)."""
+    total = count_cases(datastore, statuses=OPEN_STATUSES)
+    done = changed = 0
+    for case_id in case_ids(datastore, statuses=OPEN_STATUSES):
+        changed += care_centre.apply_sla_policy(case_id, ctx) > 0
+        done += 1
+        if progress is not None and (done % 100 == 0 or done == total):
+            progress(done, max(total, done))
+    return done, changed
