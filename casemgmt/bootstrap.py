@@ -23,7 +23,7 @@ from casemgmt.persistence.datastore import connect
 from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
-from casemgmt.policy_file import PolicyFileError, load_policy
+from casemgmt.policy_file import PolicyFileError, load_policy, policy_fingerprint
 from casemgmt.queries import TakenCase, WorkQueues
 from casemgmt.runtime import Projections, build_projections
 from casemgmt.settings import Settings, SettingsError
@@ -58,6 +58,7 @@ class Container:
     work_queues: WorkQueues
     routing: RoutingRules
     sla_policy: SlaPolicy
+    sla_policy_fingerprint: str  # "" when the policy was handed to `build` rather than read
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
@@ -117,7 +118,11 @@ def build(
     """
     assert settings.redis_url is not None
     routing = routing_rules(settings) if routing is None else routing
-    sla_policy = sla_policy_of(settings) if sla_policy is None else sla_policy
+    # A policy handed in (tests) is not the file's: its fingerprint is unknown, never applied.
+    fingerprint = None
+    if sla_policy is None:
+        sla_policy = sla_policy_of(settings)
+        fingerprint = policy_fingerprint(settings.sla_policy_path)
     care_centre = CareCentre(env=application_env(settings), sla_policy=sla_policy)
     datastore = _event_store_datastore(care_centre)
     care_centre.references = references or SequenceReferences(datastore)
@@ -138,10 +143,12 @@ def build(
             clock=clock,
             routing=routing,
             key_prefix=key_prefix,
+            policy_fingerprint=fingerprint,
         ),
         work_queues=work_queues,
         routing=routing,
         sla_policy=sla_policy,
+        sla_policy_fingerprint=fingerprint or "",
         clock=clock,
         servers=servers,
     )

@@ -9,7 +9,9 @@ only some sections (just `[queues]`, say); the sections it leaves out are the bu
 from __future__ import annotations
 
 import functools
+import hashlib
 import tomllib
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 import holidays
@@ -76,3 +78,14 @@ def _holidays_in(country: str, year: int) -> frozenset[date]:
 
 def _one_line(message: str) -> str:
     return " ".join(message.splitlines())
+
+
+def policy_fingerprint(path: Path | None) -> str:
+    """What identifies the policy in force: the file's text, the built-in sections it leaves to
+    the default, and the holidays package's version (a new release can move a holiday)."""
+    text = DEFAULT_POLICY_TOML if path is None else path.read_text(encoding="utf-8")
+    digest = hashlib.sha256()
+    for part in (text, DEFAULT_POLICY_TOML, version("holidays")):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

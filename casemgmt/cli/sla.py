@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from casemgmt.application.sla_replay import compare
 from casemgmt.cli.progress import progress_bar
 from casemgmt.domain import Context, InvalidCommand
+from casemgmt.persistence.policy_applied import record_applied_policy
 from casemgmt.policy_file import PolicyFileError, load_policy
 from casemgmt.queries.case_ids import case_ids
 from casemgmt.runtime.sla_timer import TIMER, apply_policy_to_open_cases
@@ -55,6 +56,12 @@ def _apply(_: argparse.Namespace, started: Callable[[], Any]) -> int:
             done, changed = apply_policy_to_open_cases(
                 container.care_centre, container.datastore, ctx, progress=progress
             )
+        record_applied_policy(
+            container.datastore,
+            container.sla_policy_fingerprint,
+            container.sla_policy.version,
+            ctx.at,
+        )
     version = container.sla_policy.version
     print(f"policy {version}: {changed} of {done} open cases had their deadlines recomputed")
     return 0

@@ -163,6 +163,7 @@ def build_projections(
     clock: Callable[[], datetime],
     routing: RoutingRules = DEFAULT_ROUTING,
     key_prefix: str = DEFAULT_KEY_PREFIX,
+    policy_fingerprint: str | None = None,
 ) -> Projections:
     """The care centre's projections: the case list in PostgreSQL, the work queues in Redis."""
     log = EventLog.of(care_centre)
@@ -173,5 +174,7 @@ def build_projections(
             WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
         ],
         datastore,
-        timer=lambda: SlaTimer(care_centre, datastore, log, clock=clock),
+        timer=lambda: SlaTimer(
+            care_centre, datastore, log, clock=clock, policy_fingerprint=policy_fingerprint
+        ),
     )

@@ -6,7 +6,9 @@ the others stand by. It polls the case list for the cases whose next alarm is du
 whatever fires twice, so a timer that restarts, a second timer, or an alarm seen again before the
 case list caught up records nothing more. After a crash the case list still holds every pending
 alarm (it is rebuilt from the events), so breaches that fell due meanwhile are recorded late, with
-their true deadline and by how much it was passed.
+their true deadline and by how much it was passed. When it becomes active under a policy other
+than the one last applied to the open cases, it first recomputes their clocks (as `casemgmt sla
+apply` does), so a changed policy file takes effect at start-up.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Final
 
 from casemgmt.domain import Actor, Context, Role
 from casemgmt.persistence.locks import LockLost, ProjectionLock
+from casemgmt.persistence.policy_applied import applied_policy, record_applied_policy
 from casemgmt.queries.case_ids import case_ids, count_cases
 from casemgmt.queries.sla import alarms_due
 
@@ -53,6 +56,7 @@ class SlaTimer:
         log: EventLog,
         *,
         clock: Callable[[], datetime],
+        policy_fingerprint: str | None = None,
         poll_seconds: float = 0.2,
         lock_retry_seconds: float = 1.0,
     ) -> None:
@@ -60,6 +64,7 @@ class SlaTimer:
         self.datastore = datastore
         self.log = log
         self.clock = clock
+        self.policy_fingerprint = policy_fingerprint
         self.poll_seconds = poll_seconds
         self.lock_retry_seconds = lock_retry_seconds
         self.active = threading.Event()
@@ -100,6 +105,21 @@ class SlaTimer:
         self.recorded += recorded
         return recorded
 
+    def apply_changed_policy(self) -> int:
+        """Recomputes every open case's clocks when the policy differs from the one last applied
+        (a new file, a holiday declared, a new holidays release); returns the cases changed."""
+        policy = self.care_centre.sla_policy
+        fingerprint = self.policy_fingerprint
+        if policy is None or fingerprint is None or applied_policy(self.datastore) == fingerprint:
+            return 0
+        ctx = Context(TIMER, self.clock(), f"sla-apply-{uuid.uuid4()}", "rule:sla-apply")
+        done, changed = apply_policy_to_open_cases(self.care_centre, self.datastore, ctx)
+        record_applied_policy(self.datastore, fingerprint, policy.version, ctx.at)
+        logger.info(
+            "SLA policy %s applied: %d of %d open cases changed", policy.version, changed, done
+        )
+        return changed
+
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
@@ -109,6 +129,7 @@ class SlaTimer:
                     if self._stand_by(lock):
                         self.active.set()
                         logger.info("SLA timer active")
+                        self.apply_changed_policy()
                         while not self._stopping.is_set():
                             lock.check()
                             self.fire_due()

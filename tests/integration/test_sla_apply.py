@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML
 from tests.support.projections import fresh_setup
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
     from uuid import UUID
 
@@ -140,3 +141,62 @@ def test_a_replay_under_a_stricter_policy_shows_lower_compliance_beside_the_actu
     assert (overall["actual_met"], overall["actual_breached"]) == (1, 0)
     assert (overall["what_if_met"], overall["what_if_breached"]) == (0, 1)
     assert len(centre.history(case_id)) == recorded  # the replay recorded nothing
+
+
+def _worker(setup: Setup, policy: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CASEMGMT_DATABASE_URL": setup.database_url,
+        "CASEMGMT_REDIS_URL": setup.redis_url,
+        "CASEMGMT_REDIS_PREFIX": setup.container.settings.redis_key_prefix,
+        "CASEMGMT_SLA_POLICY": str(policy),
+    }
+    command = [sys.executable, "-m", "casemgmt.cli", "worker"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _recomputed(setup: Setup, case_id: UUID) -> int:
+    history = setup.container.care_centre.history(case_id)
+    return sum(isinstance(event, Case.SlaDeadlineRecomputed) for event in history)
+
+
+def _run_worker_until(setup: Setup, policy: Path, settled: Callable[[], bool]) -> None:
+    worker = _worker(setup, policy)
+    try:
+        deadline = time.monotonic() + 30
+        while not settled():
+            assert worker.poll() is None, "the worker stopped"
+            assert time.monotonic() < deadline, "not within 30 s"
+            time.sleep(0.1)
+        time.sleep(1.5)  # anything more it would do, it would do now
+    finally:
+        worker.terminate()
+        worker.wait(15)
+
+
+def test_a_worker_that_starts_with_a_changed_policy_applies_it_to_open_cases_once(
+    setup: Setup, tmp_path: Path
+) -> None:
+    case_id = open_case(setup, "Hỏi về chế độ thai sản")
+    applied = setup.container.datastore
+    with setup.projections.worker(setup.projections.names, lock_retry_seconds=0.1):
+        assert setup.projections.wait_until_caught_up(timeout=30)
+    default = setup.container.settings.sla_policy_path
+    assert default is not None
+    _run_worker_until(
+        setup, default, lambda: bool(applied.execute("SELECT 1 FROM sla_policy_applied"))
+    )
+    assert _recomputed(setup, case_id) == 0  # the policy the case was opened under: no change
+    closed_monday = tmp_path / "closed-monday.toml"
+    closed_monday.write_text(
+        DEFAULT_POLICY_TOML.replace(
+            "[calendars.office]", '[calendars.office]\nclosed = ["2026-11-30"]'
+        ),
+        encoding="utf-8",
+    )
+
+    _run_worker_until(setup, closed_monday, lambda: _recomputed(setup, case_id) == 2)
+    _run_worker_until(setup, closed_monday, lambda: True)  # the same policy again
+
+    assert _recomputed(setup, case_id) == 2  # both clocks moved, once
+    assert first_response_due(setup, case_id) == datetime(2026, 12, 1, 16, 30, tzinfo=VN)
