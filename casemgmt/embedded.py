@@ -7,6 +7,9 @@ the last of them to stop shuts it down. A server left behind by a crash is simpl
 
 URLs: ``postgresql://postgres@/casemgmt?host=<socket dir>`` (psycopg2, libpq and yoyo read it)
 and ``unix://<path>/redis.sock`` (``redis.Redis.from_url``).
+
+(Over 300 lines: two servers, each with its start, reuse, sharing between processes and stop; the
+shared data-directory lock and socket-path handling serve both, so they stay together.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """What the API answers: a case, its history, the case list, the work queues, health, a problem.
 
 These schemas only dump; `casemgmt.api.presenters` gathers what they dump from the application.
+(Over 300 lines because every answer's shape is here, so the OpenAPI document's components are
+read in one place; each schema is a few declarative lines.)
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 class Role(StrEnum):
-    """What a person or integration may do (DESIGN.md, "Who it is for")."""
+    """What a person or integration may do (docs/api.md, "Who may do what")."""
 
     INTAKE = "intake"
     AGENT = "agent"

@@ -14,6 +14,8 @@ a rebuild gives the same clocks; this module holds the arithmetic, `Case` record
   policy's `warning_at` share of it. Pausing (the case awaits the citizen) banks `used`; resuming
   sets new instants from what was left. A recompute (new priority, category, unit or policy)
   measures the new target from the receipt and subtracts what was used.
+
+(Just over 300 lines: the clock, its changes and its stored form belong together.)
 """
 
 from __future__ import annotations

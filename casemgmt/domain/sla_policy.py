@@ -1,13 +1,14 @@
 """The SLA policy: which targets apply to a case, and in which business calendar they are counted.
 
-Built from the parsed TOML document of `CASEMGMT_SLA_POLICY` (docs: DESIGN.md, "SLA policy file").
+Built from the parsed TOML document of `CASEMGMT_SLA_POLICY` (the format: docs/sla.md).
 Every value is checked; a `PolicyError` names the key at fault, lists counted from 1 as in
 `queues.rules[1]` ("targets[2]" is the second `[[targets]]`). The last target must have no
 conditions, so every case has one: a policy cannot leave a case without clocks by accident, and a
 target after the catch-all, which nothing could reach, is refused. `warning_at` is 0.75 when left
 out; a calendar's `closed` and `open` dates may be TOML dates or "YYYY-MM-DD" strings; a calendar
 with `always_open = true` takes only a `timezone`. A `[queues]` section may sit in the same file:
-routing reads it (`casemgmt.domain.routing`), this module passes over it.
+routing reads it (`casemgmt.domain.routing`), this module passes over it. (Over 300 lines: about
+45 of them are the built-in policy's text, and the checks of each key belong with the values.)
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Connections to PostgreSQL through psycopg2: a small blocking pool that survives server restarts.
 
 eventsourcing's own PostgreSQL module is written for psycopg 3; this is the psycopg2 counterpart
-(DESIGN.md rule 7). Every connection runs in autocommit mode: a write is sent as one multi-statement
-query, which PostgreSQL runs as one implicit transaction, so a batch of events costs one round trip.
+(rule 7 in docs/architecture.md). Every connection runs in autocommit mode: a write is sent as one
+multi-statement query, which PostgreSQL runs as one implicit transaction, so a batch of events
+costs one round trip.
 Every connection casemgmt opens, pooled or not, is opened by `connect`, so all of them name
 themselves, give up connecting after a timeout, and fail with eventsourcing's errors.
 """
