@@ -20,6 +20,7 @@ a rebuild gives the same clocks; this module holds the arithmetic, `Case` record
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -153,7 +154,7 @@ class SlaClock:
 
 def allowance_of(terms: ClockTerms, started_at: datetime, calendar: BusinessCalendar) -> timedelta:
     """The target as working time, measured from the clock's start in `calendar`."""
-    target = BusinessDuration.parse(terms.target)
+    target = _duration(terms.target)
     return calendar.working_time_between(started_at, calendar.add(started_at, target))
 
 
@@ -324,6 +325,12 @@ def describe_change(before: ClockTerms, after: ClockTerms) -> str:
         if old != new
     ]
     return "; ".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _duration(text: str) -> BusinessDuration:
+    """A policy's targets are few and parsed on every command: parse each once."""
+    return BusinessDuration.parse(text)
 
 
 def _iso(moment: datetime) -> str:

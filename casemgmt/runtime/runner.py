@@ -9,21 +9,20 @@ still be in flight, the projection's position check (see `Projection.write`) ref
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from casemgmt.persistence.locks import LockLost, ProjectionLock
 from casemgmt.projections.base import PositionMoved
+from casemgmt.runtime.election import ElectedRunner
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from types import FrameType
 
+    from casemgmt.persistence.locks import ProjectionLock
     from casemgmt.projections.base import Projection
     from casemgmt.runtime.log import Batch, EventLog
 
@@ -32,7 +31,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 500
 
 
-class ProjectionRunner:
+class ProjectionRunner(ElectedRunner):
     """Keeps one projection up to date with the log, in a thread, while holding its lock."""
 
     def __init__(
@@ -45,77 +44,30 @@ class ProjectionRunner:
         housekeeping_seconds: float = 1.0,
     ) -> None:
         self.projection = projection
-        self.log = log
         self.batch_size = batch_size
-        self.lock_retry_seconds = lock_retry_seconds
         self.housekeeping_seconds = housekeeping_seconds
-        self.active = threading.Event()  # set while this runner holds the lock and processes
         self.position: int | None = None  # the last notification this runner wrote
-        self.last_error: BaseException | None = None
-        self._stopping = threading.Event()
-        self._wake_reader, self._wake_writer = os.pipe()
-        self._thread = threading.Thread(
-            target=self._run, name=f"projection:{projection.name}", daemon=True
-        )
+        super().__init__(log, lock_retry_seconds=lock_retry_seconds)
 
     @property
     def name(self) -> str:
         return self.projection.name
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def lock_name(self) -> str:
+        return self.projection.lock_name
 
-    def stop(self) -> None:
-        """Asks the runner to stop after the batch in hand (see `join`); a runner runs once."""
-        if self._stopping.is_set():
-            return
-        self._stopping.set()
-        os.write(self._wake_writer, b"x")
+    @property
+    def thread_name(self) -> str:
+        return f"projection:{self.name}"
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Waits for the thread to end; True when it did. Releases the pipe once it has."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                return False
-        if self._wake_reader >= 0:
-            for fd in (self._wake_reader, self._wake_writer):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._wake_reader = self._wake_writer = -1
-        return True
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                with ProjectionLock(
-                    self.log.database_url, self.projection.lock_name, self.log.channel
-                ) as lock:
-                    if self._stand_by(lock):
-                        self.active.set()
-                        logger.info("processing projection %s", self.name)
-                        self._follow(lock)
-            except LockLost as error:
-                logger.warning("projection %s: %s; standing by again", self.name, error)
-            except Exception as error:
-                self.last_error = error
-                logger.exception("projection %s failed; standing by again", self.name)
-            finally:
-                self.active.clear()
-            # Not at once: a database that is down would otherwise be hammered.
-            self._stopping.wait(self.lock_retry_seconds)
-
-    def _stand_by(self, lock: ProjectionLock) -> bool:
-        """Tries the lock until it is ours (True) or the runner is stopped (False)."""
-        while not lock.try_acquire():
-            if self._stopping.wait(self.lock_retry_seconds):
-                return False
-        return True
+    def work(self, lock: ProjectionLock) -> None:
+        self._follow(lock)
 
     def _follow(self, lock: ProjectionLock) -> None:
         position = self.position = self.projection.resume()
         next_housekeeping = time.monotonic() + self.housekeeping_seconds
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             lock.check()
             batch = self.log.read(position, self.batch_size)
             if batch is not None:
@@ -125,7 +77,7 @@ class ProjectionRunner:
             if time.monotonic() >= next_housekeeping:
                 position = self._housekeeping(position)
                 next_housekeeping = time.monotonic() + self.housekeeping_seconds
-            lock.wait_for_news(self.housekeeping_seconds, wake=self._wake_reader)
+            lock.wait_for_news(self.housekeeping_seconds, wake=self.wake_fd)
 
     def _write(self, batch: Batch) -> int:
         try:
@@ -160,19 +112,6 @@ class ProjectionRunner:
         return position
 
 
-class Runner(Protocol):
-    """What a worker runs in a thread of its own: a projection's runner, the SLA timer."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def active(self) -> threading.Event: ...
-
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def join(self, timeout: float | None = None) -> bool: ...
-
-
 class ProjectionWorker:
     """Runs projections (and the SLA timer) in threads of this process: in `casemgmt serve` or as
     `casemgmt worker`."""
@@ -184,10 +123,10 @@ class ProjectionWorker:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         lock_retry_seconds: float = 1.0,
-        others: Iterable[Runner] = (),
+        others: Iterable[ElectedRunner] = (),
     ) -> None:
         self.log = log
-        self.runners: dict[str, Runner] = {
+        self.runners: dict[str, ElectedRunner] = {
             projection.name: ProjectionRunner(
                 projection, log, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
             )

@@ -14,15 +14,14 @@ apply` does), so a changed policy file takes effect at start-up.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from typing import TYPE_CHECKING, Final
 
 from casemgmt.domain import Actor, Context, Role
-from casemgmt.persistence.locks import LockLost, ProjectionLock
 from casemgmt.persistence.policy_applied import applied_policy, record_applied_policy
 from casemgmt.queries.case_ids import case_ids, count_cases
 from casemgmt.queries.sla import alarms_due
+from casemgmt.runtime.election import ElectedRunner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from casemgmt.application import CareCentre
     from casemgmt.persistence.datastore import Datastore
+    from casemgmt.persistence.locks import ProjectionLock
     from casemgmt.projections.base import Progress
     from casemgmt.runtime.log import EventLog
 
@@ -43,7 +43,7 @@ OPEN_STATUSES: Final = ["received", "triaged", "in_progress", "awaiting_citizen"
 BATCH: Final = 500
 
 
-class SlaTimer:
+class SlaTimer(ElectedRunner):
     """Polls for due SLA alarms and records them, while holding the timer's lock."""
 
     name: Final = "sla_timer"
@@ -62,27 +62,19 @@ class SlaTimer:
     ) -> None:
         self.care_centre = care_centre
         self.datastore = datastore
-        self.log = log
         self.clock = clock
         self.policy_fingerprint = policy_fingerprint
         self.poll_seconds = poll_seconds
-        self.lock_retry_seconds = lock_retry_seconds
-        self.active = threading.Event()
         self.recorded = 0  # alarms this timer recorded (for tests and logs)
         self._seen: dict[UUID, datetime] = {}
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sla-timer", daemon=True)
+        super().__init__(log, lock_retry_seconds=lock_retry_seconds)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def work(self, lock: ProjectionLock) -> None:
+        self.apply_changed_policy()
+        while not self.stopping.is_set():
+            lock.check()
+            self.fire_due()
+            self.stopping.wait(self.poll_seconds)
 
     def fire_due(self) -> int:
         """Records every alarm due now; returns how many were recorded."""
@@ -113,40 +105,14 @@ class SlaTimer:
         if policy is None or fingerprint is None or applied_policy(self.datastore) == fingerprint:
             return 0
         ctx = Context(TIMER, self.clock(), f"sla-apply-{uuid.uuid4()}", "rule:sla-apply")
-        done, changed = apply_policy_to_open_cases(self.care_centre, self.datastore, ctx)
+        done, changed = apply_policy_to_open_cases(
+            self.care_centre, self.datastore, ctx, between=self.fire_due
+        )
         record_applied_policy(self.datastore, fingerprint, policy.version, ctx.at)
         logger.info(
             "SLA policy %s applied: %d of %d open cases changed", policy.version, changed, done
         )
         return changed
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                with ProjectionLock(
-                    self.log.database_url, self.lock_name, self.log.channel
-                ) as lock:
-                    if self._stand_by(lock):
-                        self.active.set()
-                        logger.info("SLA timer active")
-                        self.apply_changed_policy()
-                        while not self._stopping.is_set():
-                            lock.check()
-                            self.fire_due()
-                            self._stopping.wait(self.poll_seconds)
-            except LockLost as error:
-                logger.warning("SLA timer: %s; standing by again", error)
-            except Exception:
-                logger.exception("SLA timer failed; standing by again")
-            finally:
-                self.active.clear()
-            self._stopping.wait(self.lock_retry_seconds)
-
-    def _stand_by(self, lock: ProjectionLock) -> bool:
-        while not lock.try_acquire():
-            if self._stopping.wait(self.lock_retry_seconds):
-                return False
-        return True
 
 
 def apply_policy_to_open_cases(
@@ -155,14 +121,26 @@ def apply_policy_to_open_cases(
     ctx: Context,
     *,
     progress: Progress | None = None,
+    between: Callable[[], object] | None = None,
 ) -> tuple[int, int]:
     """Recomputes the clocks of every open case under the policy in force (a holiday declared at
-    short notice, a new target); each case that moved records why. Returns (cases, changed)."""
+    short notice, a new target); each case that moved records why. Returns (cases, changed).
+
+    A case that cannot be changed (it vanished, it keeps losing races) is logged and passed over:
+    one case must not stop the others. `between` is called every hundred cases (the timer records
+    the alarms that fell due meanwhile).
+    """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
     for case_id in case_ids(datastore, statuses=OPEN_STATUSES):
-        changed += care_centre.apply_sla_policy(case_id, ctx) > 0
+        try:
+            changed += care_centre.apply_sla_policy(case_id, ctx) > 0
+        except Exception:
+            logger.exception("SLA policy: cannot recompute the clocks of case %s", case_id)
         done += 1
-        if progress is not None and (done % 100 == 0 or done == total):
-            progress(done, max(total, done))
+        if done % 100 == 0 or done == total:
+            if progress is not None:
+                progress(done, max(total, done))
+            if between is not None:
+                between()
     return done, changed
