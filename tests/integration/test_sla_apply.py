@@ -17,7 +17,7 @@ import pytest
 
 from casemgmt.domain import Action, Actor, Case, Channel, Context, Requester, RequesterKind, Role
 from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML
-from tests.support.projections import fresh_setup
+from tests.support.projections import fresh_setup, worker_with_policy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -143,25 +143,13 @@ def test_a_replay_under_a_stricter_policy_shows_lower_compliance_beside_the_actu
     assert len(centre.history(case_id)) == recorded  # the replay recorded nothing
 
 
-def _worker(setup: Setup, policy: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CASEMGMT_DATABASE_URL": setup.database_url,
-        "CASEMGMT_REDIS_URL": setup.redis_url,
-        "CASEMGMT_REDIS_PREFIX": setup.container.settings.redis_key_prefix,
-        "CASEMGMT_SLA_POLICY": str(policy),
-    }
-    command = [sys.executable, "-m", "casemgmt.cli", "worker"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def _recomputed(setup: Setup, case_id: UUID) -> int:
     history = setup.container.care_centre.history(case_id)
     return sum(isinstance(event, Case.SlaDeadlineRecomputed) for event in history)
 
 
 def _run_worker_until(setup: Setup, policy: Path, settled: Callable[[], bool]) -> None:
-    worker = _worker(setup, policy)
+    worker = worker_with_policy(setup, policy)
     try:
         deadline = time.monotonic() + 30
         while not settled():

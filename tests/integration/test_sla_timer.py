@@ -7,10 +7,7 @@ while it runs. Workers run in this process (threads) or as the real `casemgmt wo
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from casemgmt.domain import Action, Actor, Channel, Context, Requester, RequesterKind, Role
-from tests.support.projections import fresh_setup
+from tests.support.projections import fresh_setup, worker_with_policy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -149,24 +146,12 @@ def test_waiting_for_the_citizen_moves_the_resolution_deadline_by_the_wait(setup
     assert history.count("SlaClockPaused") == 1 and history.count("SlaClockResumed") == 1
 
 
-def _worker(setup: Setup, policy: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CASEMGMT_DATABASE_URL": setup.database_url,
-        "CASEMGMT_REDIS_URL": setup.redis_url,
-        "CASEMGMT_REDIS_PREFIX": setup.container.settings.redis_key_prefix,
-        "CASEMGMT_SLA_POLICY": str(policy),
-    }
-    command = [sys.executable, "-m", "casemgmt.cli", "worker"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def test_breaches_that_fell_due_while_no_timer_ran_are_recorded_once_with_their_true_deadline(
     setup: Setup,
 ) -> None:
     policy = setup.container.settings.sla_policy_path
     assert policy is not None
-    first = _worker(setup, policy)
+    first = worker_with_policy(setup, policy)
     try:
         time.sleep(1.5)  # the first worker holds the timer's lock
         case_id = open_case(setup)
@@ -176,7 +161,10 @@ def test_breaches_that_fell_due_while_no_timer_ran_are_recorded_once_with_their_
         time.sleep(7)  # every alarm falls due while no timer runs
         assert alarms(setup, case_id) == []
         restarted_at = datetime.now(UTC)
-        restarted, standby = _worker(setup, policy), _worker(setup, policy)  # two at once
+        restarted, standby = (
+            worker_with_policy(setup, policy),
+            worker_with_policy(setup, policy),
+        )  # two at once
         try:
             wait_until(lambda: len(alarms(setup, case_id)) == 4, timeout=30)
             time.sleep(2)

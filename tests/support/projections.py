@@ -199,3 +199,16 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
             raise AssertionError(f"not within {timeout}s")
         time.sleep(interval)
     return time.monotonic() - started
+
+
+def worker_with_policy(setup: Setup, policy: Path) -> subprocess.Popen[bytes]:
+    """`casemgmt worker` (projections and the SLA timer) on the setup, under the policy file."""
+    env = {
+        **os.environ,
+        "CASEMGMT_DATABASE_URL": setup.database_url,
+        "CASEMGMT_REDIS_URL": setup.redis_url,
+        "CASEMGMT_REDIS_PREFIX": setup.container.settings.redis_key_prefix,
+        "CASEMGMT_SLA_POLICY": str(policy),
+    }
+    command = [sys.executable, "-m", "casemgmt.cli", "worker"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
