@@ -74,8 +74,11 @@ def _key_prefix(env: Mapping[str, str], name: str, default: str) -> str:
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
+    return positive_int(raw, name) if raw else default
+
+
+def positive_int(raw: str, name: str) -> int:
+    """The whole number of at least 1 that the setting `name` gives as text."""
     try:
         value = int(raw)
     except ValueError:

@@ -25,6 +25,7 @@ from casemgmt.persistence.recorders import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from casemgmt.settings import SettingsError, positive_int
 
 if TYPE_CHECKING:
     from typing import TypeVar
@@ -122,12 +123,9 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
 
 def _positive_int(raw: str, key: str) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise OSError(f"'{key}' must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise OSError(f"'{key}' must be at least 1, not {value}")
-    return value
+        return positive_int(raw, key)
+    except SettingsError as error:
+        raise OSError(str(error)) from None  # what eventsourcing expects of a bad environment
 
 
 __all__ = ["Factory"]
