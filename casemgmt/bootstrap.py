@@ -21,6 +21,7 @@ from casemgmt.embedded import EmbeddedServers, ensure_servers
 from casemgmt.persistence.accounts import Accounts
 from casemgmt.persistence.datastore import connect
 from casemgmt.persistence.migrations import migrate
+from casemgmt.persistence.reads import ReadRecorder
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
 from casemgmt.policy_file import PolicyFileError, load_policy, policy_fingerprint
@@ -59,10 +60,12 @@ class Container:
     routing: RoutingRules
     sla_policy: SlaPolicy
     sla_policy_fingerprint: str  # "" when the policy was handed to `build` rather than read
+    reads: ReadRecorder  # who read which case through the API, written in batches
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
     def close(self) -> None:
+        self.reads.close()  # writes the reads that wait, before the pool goes
         self.care_centre.close()  # closes the pool
         self.redis.close()
         if self.servers is not None:
@@ -149,6 +152,7 @@ def build(
         routing=routing,
         sla_policy=sla_policy,
         sla_policy_fingerprint=fingerprint or "",
+        reads=ReadRecorder(datastore),
         clock=clock,
         servers=servers,
     )
@@ -210,6 +214,8 @@ def application_env(settings: Settings) -> dict[str, str]:
         check_cipher_key(settings.cipher_key)
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
         env["CIPHER_KEY"] = settings.cipher_key
+    if settings.audit_key:
+        env["AUDIT_KEY"] = settings.audit_key  # the recorder seals the hash chains with it
     return env
 
 

@@ -6,6 +6,8 @@ configuration at all; production sets the URLs.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path("var"))
     sla_policy_path: Path | None = None
     cipher_key: str | None = None
+    audit_key: str | None = None  # base64; seals the event store's hash chains (chain.py)
     redis_key_prefix: str = "casemgmt"
     pool_size: int = 8
     max_request_bytes: int = 1_000_000
@@ -42,6 +45,7 @@ class Settings:
             data_dir=Path(env.get("CASEMGMT_DATA_DIR") or "var"),
             sla_policy_path=Path(policy) if policy else None,
             cipher_key=env.get("CASEMGMT_CIPHER_KEY") or None,
+            audit_key=_audit_key(env, "CASEMGMT_AUDIT_KEY"),
             redis_key_prefix=_key_prefix(env, "CASEMGMT_REDIS_PREFIX", "casemgmt"),
             pool_size=_positive_int(env, "CASEMGMT_POOL_SIZE", 8),
             max_request_bytes=_positive_int(env, "CASEMGMT_MAX_REQUEST_BYTES", 1_000_000),
@@ -56,6 +60,22 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
         raise SettingsError(
             f"{name}={value!r} is not a URL casemgmt understands; "
             f"it must start with {' or '.join(schemes)}"
+        )
+    return value
+
+
+def _audit_key(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) < 16:
+        raise SettingsError(
+            f"{name} must be at least 16 random bytes in base64 (32 are best); make one with: "
+            "python -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
         )
     return value
 

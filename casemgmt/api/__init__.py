@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, redirect
 
-from casemgmt.api import cases, health, metrics, queues, sla
+from casemgmt.api import audit, cases, health, metrics, queues, sla, verify
 from casemgmt.api.context import EXTENSION, begin_request, end_request
 from casemgmt.api.errors import register_error_handlers
 from casemgmt.api.openapi import BEARER_AUTH, CareCentreApi
@@ -44,8 +44,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Cases of the customer care centre: intake from seven channels, "
-                "the work on them, their history, the case list, the work queues and the SLA "
-                "clocks. "
+                "the work on them, their history, the case list, the work queues, the SLA "
+                "clocks and the audit trail. "
                 "Errors are application/problem+json."
             }
         },
@@ -59,6 +59,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     api.register_blueprint(cases.blp)
     api.register_blueprint(queues.blp)
     api.register_blueprint(sla.blp)
+    api.register_blueprint(audit.blp)
+    api.register_blueprint(verify.blp)
     api.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
     app.add_url_rule("/api/v1/docs", "docs", _to_docs)

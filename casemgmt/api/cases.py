@@ -15,6 +15,7 @@ from flask import url_for
 from flask.views import MethodView
 from marshmallow import RAISE
 
+from casemgmt.api.audit import record_read
 from casemgmt.api.auth import requires
 from casemgmt.api.context import (
     ENTITY_TAG_PATTERN,
@@ -25,7 +26,7 @@ from casemgmt.api.context import (
     moment_of_request,
 )
 from casemgmt.api.openapi import Blueprint
-from casemgmt.api.presenters import case_state, history_entry, summary_state
+from casemgmt.api.presenters import case_state, history_entries, summary_state
 from casemgmt.api.representations import CaseListView, CaseView, HistoryEntryView
 from casemgmt.api.schemas import (
     ACTION_BODIES,
@@ -36,6 +37,7 @@ from casemgmt.api.schemas import (
 from casemgmt.application import roles_that_may
 from casemgmt.domain import Action
 from casemgmt.queries import search_cases
+from casemgmt.readmodels.audit_entry import ReadView
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -138,6 +140,7 @@ class CaseResource(MethodView):
         centre = current_container().care_centre
         case = centre.case_at(case_id, **query)
         past = query.get("as_of") or (case.modified_on if query.get("version") else None)
+        record_read(case.id, case.reference, _view_read(query))
         return case_response(case, at=past)
 
 
@@ -147,8 +150,19 @@ class CaseHistory(MethodView):
     @blp.problems(404)
     @blp.response(200, HistoryEntryView(many=True))
     def get(self, case_id: UUID) -> list[dict[str, Any]]:
-        """Read every event of a case, in order."""
-        return [history_entry(event) for event in current_container().care_centre.history(case_id)]
+        """Read every event of a case, in order, with what each changed."""
+        events = current_container().care_centre.history(case_id)
+        # A history starts with the case's `Received`, which carries its reference.
+        record_read(case_id, getattr(events[0], "reference", ""), ReadView.HISTORY)
+        return history_entries(events)
+
+
+def _view_read(query: dict[str, Any]) -> ReadView:
+    if query.get("as_of") is not None:
+        return ReadView.CASE_AS_OF
+    if query.get("version") is not None:
+        return ReadView.CASE_AT_VERSION
+    return ReadView.CASE
 
 
 def _action_view(action: Action) -> Callable[..., Any]:

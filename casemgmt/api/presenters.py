@@ -5,38 +5,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
-from uuid import UUID
 
-from casemgmt.api.representations import CaseView
-from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority, Status
+from casemgmt.api.representations import AuditEventView, CaseView
+from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority, Role, Status
 from casemgmt.domain.sla import ClockName, ClockState
 from casemgmt.queries.sla import clock_state_at, is_at_risk
+from casemgmt.readmodels.audit_entry import ReadView, event_data, readable_history
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
     from casemgmt.domain import Case
     from casemgmt.domain.routing import RoutingRules
     from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.queries import QueueItem, QueueOverview
     from casemgmt.queries.sla import CaseClock
+    from casemgmt.readmodels.audit_entry import AuditEntry, CaseRead
     from casemgmt.readmodels.case_summary import CaseSummary
-
-# What every event carries besides its own data; the history shows these beside `data`.
-_ENVELOPE: Final = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "actor",
-        "cause",
-        "correlation_id",
-        "status",
-    }
-)
 
 
 def case_state(
@@ -107,9 +94,13 @@ def sla_view(case: Case, policy: SlaPolicy | None, now: datetime) -> dict[str, A
     return shown
 
 
-def history_entry(event: Case.Event) -> dict[str, Any]:
-    """One event as `HistoryEntryView` dumps it."""
-    data = {key: _json_native(value) for key, value in vars(event).items()}
+def history_entries(events: Iterable[Case.Event]) -> list[dict[str, Any]]:
+    """A case's events, in order, as `HistoryEntryView` dumps them."""
+    return [history_entry(event, changes) for event, changes in readable_history(events)]
+
+
+def history_entry(event: Case.Event, changes: list[str]) -> dict[str, Any]:
+    """One event, and what it changed in words, as `HistoryEntryView` dumps it."""
     return {
         "type": type(event).__name__,
         "version": event.originator_version,
@@ -118,7 +109,52 @@ def history_entry(event: Case.Event) -> dict[str, Any]:
         "cause": event.cause,
         "correlation_id": event.correlation_id,
         "status": Status(event.status),
-        "data": {key: value for key, value in data.items() if key not in _ENVELOPE},
+        "changes": changes,
+        "data": event_data(event),
+    }
+
+
+def audit_event_state(entry: AuditEntry) -> dict[str, Any]:
+    """An entry of the action log as `AuditEventView` dumps it."""
+    return {
+        "notification_id": entry.notification_id,
+        "case_id": entry.case_id,
+        "case_reference": entry.case_reference,
+        "type": entry.event_type,
+        "version": entry.version,
+        "timestamp": entry.occurred_at,
+        "actor": Actor(entry.actor_id, Role(entry.actor_role), entry.on_behalf_of),
+        "cause": entry.cause,
+        "correlation_id": entry.correlation_id,
+        "unit": entry.unit,
+        "status": Status(entry.status),
+        "changes": entry.changes,
+        "data": entry.data,
+    }
+
+
+def audit_event_view(entry: AuditEntry) -> dict[str, Any]:
+    """An entry of the action log as the API shows it, JSON-native (`casemgmt audit export`)."""
+    view: dict[str, Any] = _AUDIT_EVENT_VIEW.dump(audit_event_state(entry))
+    return view
+
+
+# Made once: an export dumps entries by the hundred thousand, and making a schema costs more
+# than dumping with it.
+_AUDIT_EVENT_VIEW: Final = AuditEventView()
+
+
+def case_read_state(read: CaseRead) -> dict[str, Any]:
+    """A read of a case as `CaseReadView` dumps it."""
+    return {
+        "read_at": read.read_at,
+        "account": read.account,
+        "role": Role(read.role),
+        "on_behalf_of": read.on_behalf_of,
+        "case_id": read.case_id,
+        "case_reference": read.case_reference,
+        "view": ReadView(read.view),
+        "correlation_id": read.correlation_id,
     }
 
 
@@ -234,15 +270,3 @@ def _category(line: str | None, kind: str | None) -> dict[str, Any]:
         "line": None if line is None else InsuranceLine(line),
         "kind": None if kind is None else InquiryKind(kind),
     }
-
-
-def _json_native(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(key): _json_native(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_native(item) for item in value]
-    return value

@@ -23,6 +23,7 @@ from casemgmt.domain import (
     Status,
 )
 from casemgmt.domain.sla import ClockName, ClockState
+from casemgmt.readmodels.audit_entry import ReadView
 
 NULLABLE: Final[dict[str, Any]] = {"required": True, "allow_none": True}
 
@@ -166,7 +167,26 @@ class HistoryEntryView(Schema):
     status = enum_field(
         Status, required=True, metadata={"description": "The status after the event"}
     )
+    changes = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": 'What the event changed, in words: "priority: normal → urgent", '
+            '"assignee: lan.nguyen → —" (— for none)'
+        },
+    )
     data = fields.Dict(required=True, metadata={"description": "What the event records"})
+
+
+class AuditEventView(HistoryEntryView):
+    """An event of the care centre as the action log keeps it."""
+
+    notification_id = fields.Integer(
+        required=True, metadata={"description": "Its place in the care centre's event log"}
+    )
+    case_id = fields.UUID(required=True)
+    case_reference = fields.String(**NULLABLE)
+    unit = fields.String(**NULLABLE, metadata={"description": "The case's unit after the event"})
 
 
 class CaseSummaryView(Schema):
@@ -231,6 +251,45 @@ class CaseListView(PageView):
     """
 
     items = fields.List(fields.Nested(CaseSummaryView), required=True)
+
+
+class AuditEventListView(PageView):
+    """One page of the action log, newest first, and how many entries match in all.
+
+    The action log is a projection of the event log: it shows an event within moments of it (how
+    far it is behind: GET /health, `projections`).
+    """
+
+    items = fields.List(fields.Nested(AuditEventView), required=True)
+
+
+class CaseReadView(Schema):
+    """A read of a case through the API."""
+
+    read_at = _moment()
+    account = _text()
+    role = enum_field(Role, required=True)
+    on_behalf_of = fields.String(**NULLABLE)
+    case_id = fields.UUID(required=True)
+    case_reference = _text()
+    view = enum_field(
+        ReadView,
+        required=True,
+        metadata={
+            "description": "case: GET /cases/{id}; case-as-of: ?as_of=; case-at-version: "
+            "?version=; history: GET /cases/{id}/history"
+        },
+    )
+    correlation_id = _text()
+
+
+class CaseReadListView(PageView):
+    """One page of the reads of cases, newest first, and how many match in all.
+
+    A read is written within a fraction of a second of it.
+    """
+
+    items = fields.List(fields.Nested(CaseReadView), required=True)
 
 
 class CaseClockView(Schema):

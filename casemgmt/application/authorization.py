@@ -1,8 +1,8 @@
 """Who may do what, and on which case: the role table and the ownership rule.
 
 The role table is derived: each action's roles come from its declaration (`casemgmt.domain.Action`),
-and the few calls that are not actions (opening and reading cases, reading queues, claiming) are
-declared in `CALLS` below. On top of the role, the case decides:
+and the few calls that are not actions (opening and reading cases, reading queues, claiming,
+reading the audit trail) are declared in `CALLS` below. On top of the role, the case decides:
 
 * an agent acts on the cases assigned to them; on an unassigned case an agent may only take it
   (assign it to themselves, or claim it); acting on another agent's case is a supervisor's work;
@@ -27,6 +27,7 @@ CALLS: Final[dict[str, frozenset[Role]]] = {
     "read-queues": frozenset({Role.AUDITOR}) | WORKERS,
     "claim": WORKERS,  # take the next case of a queue: assign it to oneself
     "reassign": SUPERVISORS,  # assign or unassign a case someone other than the caller holds
+    "audit": frozenset({Role.AUDITOR, Role.ADMIN}),  # the action log and the record of reads
 }
 OPERATIONS: Final = (*CALLS, *(action.path for action in Action))
 

@@ -17,10 +17,11 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
-from casemgmt.api.presenters import case_view  # the same shape as GET /api/v1/cases/{id}
+# The same shapes as GET /api/v1/cases/{id} and GET /api/v1/cases/{id}/history.
+from casemgmt.api.presenters import case_view, history_entries
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, prepare, start
-from casemgmt.cli import sla
+from casemgmt.cli import audit, sla
 from casemgmt.cli.progress import progress_bar
 from casemgmt.cli.serving import serve
 from casemgmt.domain import ACCOUNT_ROLES, InvalidCommand
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(command=_user_add)
 
     sla.register(commands, _started)
+    audit.register(commands, _started)
 
     case = commands.add_parser("case", help="inspect cases")
     case_commands = case.add_subparsers(title="case commands", required=True, metavar="ACTION")
@@ -114,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="the case's id")
     show.add_argument("--as-of", help="ISO-8601 moment: the case as it stood then")
     show.set_defaults(command=_case_show)
+    history = case_commands.add_parser(
+        "history", help="print every event of a case: who, when, why and what it changed"
+    )
+    history.add_argument("id", help="the case's id")
+    history.set_defaults(command=_case_history)
     return parser
 
 
@@ -177,6 +184,29 @@ def _case_show(args: argparse.Namespace) -> int:
         at = as_of or container.clock()
         view: dict[str, Any] = case_view(case, container.routing, container.sla_policy, at)
     print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _case_history(args: argparse.Namespace) -> int:
+    case_id = _parse_case_id(args.id)
+    with _started() as container:
+        entries = history_entries(container.care_centre.history(case_id))
+    rows = [
+        (
+            str(entry["version"]),
+            entry["timestamp"].isoformat(timespec="seconds"),
+            entry["type"],
+            f"{entry['actor'].id} ({entry['actor'].role.value})",
+            entry["cause"],
+            "; ".join(entry["changes"]),
+        )
+        for entry in entries
+    ]
+    header = ("version", "time", "type", "actor (role)", "cause", "changes")
+    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
     return 0
 
 

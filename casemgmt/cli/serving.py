@@ -16,6 +16,7 @@ from casemgmt.bootstrap import build
 if TYPE_CHECKING:
     from flask import Flask
 
+    from casemgmt.persistence.reads import ReadRecorder
     from casemgmt.runtime import ProjectionWorker
     from casemgmt.settings import Settings
 
@@ -27,9 +28,10 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         self, settings: Settings, options: dict[str, Any], *, run_projections: bool
     ) -> None:
         self.settings = settings
-        self.options = {**options, "worker_exit": self._stop_projections}
+        self.options = {**options, "worker_exit": self._on_worker_exit}
         self.run_projections = run_projections
         self.projection_worker: ProjectionWorker | None = None
+        self.reads: ReadRecorder | None = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -41,15 +43,19 @@ class ApiServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no typ
         # their advisory locks keep exactly one active, the others stand by and take over when
         # it dies, and gunicorn restarts dead workers, so no separate supervisor is needed.
         container = build(self.settings)
+        self.reads = container.reads
         if self.run_projections:
             self.projection_worker = container.projections.worker()
             self.projection_worker.start()
         return create_app(self.settings, container)
 
-    def _stop_projections(self, server: object, worker: object) -> None:
-        """gunicorn's worker_exit hook (it checks that the hook takes exactly these two)."""
+    def _on_worker_exit(self, server: object, worker: object) -> None:
+        """gunicorn's worker_exit hook (it checks that the hook takes exactly these two): stops
+        the projections and writes the reads of cases that wait to be recorded."""
         if self.projection_worker is not None:
             self.projection_worker.stop()
+        if self.reads is not None:
+            self.reads.close()
 
 
 def serve(

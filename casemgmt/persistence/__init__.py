@@ -3,11 +3,14 @@
 Select it with ``PERSISTENCE_MODULE=casemgmt.persistence`` and point it at a database with
 ``DATABASE_URL=postgresql://…`` (both may carry the application's name as a prefix, as usual in
 eventsourcing). Optional: ``POOL_SIZE`` (default 8), ``POSTGRES_SCHEMA`` (default public),
-``CREATE_TABLE`` (default yes; the application turns it off once migrations made its tables).
+``CREATE_TABLE`` (default yes; the application turns it off once migrations made its tables),
+``AUDIT_KEY`` (base64: seal the event store's hash chains with it, see chain.py).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import (
@@ -40,6 +43,7 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
     POOL_SIZE = "POOL_SIZE"
     POSTGRES_SCHEMA = "POSTGRES_SCHEMA"
     CREATE_TABLE = "CREATE_TABLE"
+    AUDIT_KEY = "AUDIT_KEY"
 
     aggregate_recorder_class = PostgresAggregateRecorder
     application_recorder_class = PostgresApplicationRecorder
@@ -79,11 +83,22 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
         if topic:
             recorder_class = resolve_topic(topic)
         recorder = recorder_class(
-            self.datastore, events_table_name=f"{self._prefix('stored')}_events"
+            self.datastore,
+            events_table_name=f"{self._prefix('stored')}_events",
+            audit_key=self._audit_key(),
         )
         if self._create_tables():
             recorder.create_table()
         return recorder
+
+    def _audit_key(self) -> bytes | None:
+        raw = self.env.get(self.AUDIT_KEY)
+        if not raw:
+            return None
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise OSError(f"'{self.AUDIT_KEY}' must be base64") from None
 
     def tracking_recorder(
         self, tracking_recorder_class: type[Any] | None = None
@@ -112,6 +127,7 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
             self.datastore,
             events_table_name=f"{self._prefix('stored')}_events",
             tracking_table_name=f"{self._prefix('notification')}_tracking",
+            audit_key=self._audit_key(),
         )
         if self._create_tables():
             recorder.create_table()

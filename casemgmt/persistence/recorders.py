@@ -5,14 +5,22 @@ events (and a tracking position) costs a single round trip. The application reco
 events table's EXCLUSIVE lock inside that transaction, so notification ids are committed in the
 order they are issued and a reader tailing the log never sees a lower id appear after a higher one;
 saves made at the same time in one process share that transaction (see group_commit.py).
+
+Under that lock the same statement links each event into its case's hash chain and the log's (the
+server computes the links: `schema.append_function`, defined in chain.py). With an audit key, the
+write keeps its transaction open for a second round trip that stores the seals of the links it got
+back, so that no committed event is ever left unsealed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import select
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
+import psycopg2
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -28,12 +36,13 @@ from eventsourcing.persistence import (
 )
 
 from casemgmt.persistence import schema
+from casemgmt.persistence.chain import Sealer
 from casemgmt.persistence.datastore import is_connection_lost
 from casemgmt.persistence.group_commit import GroupCommit
 from casemgmt.persistence.locks import advisory_lock_key
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from uuid import UUID
 
     from casemgmt.persistence.datastore import Datastore
@@ -77,9 +86,8 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if stored_events:
-            self._write(
-                self._insert_statement(len(stored_events)), _values_of(stored_events), stored_events
-            )
+            query, params = self._insert_statement(len(stored_events)), _values_of(stored_events)
+            self._write(self._executing(query, params), stored_events)
         return None
 
     def select_events(
@@ -110,26 +118,30 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             for row in self.datastore.execute(query, params)
         ]
 
+    def _executing(self, query: str, params: Sequence[Any]) -> Callable[[int], list[Any]]:
+        """A write of one round trip: `query` given `retries` on a lost connection."""
+        return lambda retries: self.datastore.execute(query, params, retries=retries)
+
     def _write(
         self,
-        query: str,
-        params: Sequence[Any],
+        attempt: Callable[[int], list[tuple[Any, ...]]],
         stored_events: Sequence[StoredEvent],
         **kwargs: Any,
     ) -> list[tuple[Any, ...]]:
         """Write once; after a lost connection, write again and accept our own earlier commit.
 
-        A connection can drop after the server committed but before the answer arrived. Then the
+        `attempt(retries)` writes, trying that many more times while the connection is lost. A
+        connection can drop after the server committed but before the answer arrived. Then the
         second attempt collides with the first one's rows: if those rows are exactly ours, the
         write did happen and is reported as done rather than as a conflict.
         """
         try:
-            return self.datastore.execute(query, params, retries=0)
+            return attempt(0)
         except PersistenceError as error:
             if not is_connection_lost(error):
                 raise
         try:
-            return self.datastore.execute(query, params, retries=3)
+            return attempt(3)
         except IntegrityError:
             recorded = self._already_recorded(stored_events, **kwargs)
             if recorded is None:
@@ -165,14 +177,29 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
 
 
 class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
-    """The application's events with their place in its notification log."""
+    """The application's events with their place in its notification log, hash-chained.
 
-    def __init__(self, datastore: Datastore, *, events_table_name: str = "stored_events") -> None:
+    `audit_key`: when given, every event's chain links are sealed with it (see chain.py).
+    """
+
+    def __init__(
+        self,
+        datastore: Datastore,
+        *,
+        events_table_name: str = "stored_events",
+        audit_key: bytes | None = None,
+    ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.channel_name = events_table_name.replace(".", "_")
         self.lock_and_notify = (
             f'LOCK TABLE {self.events_table} IN EXCLUSIVE MODE; NOTIFY "{self.channel_name}"'
         )
+        append = schema.qualified(datastore.schema, schema.append_function_name(events_table_name))
+        self.append_statement = (
+            f"SELECT * FROM {append}(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[])"
+        )
+        self.seals_table = schema.qualified(datastore.schema, schema.seals_table(events_table_name))
+        self.sealer = None if audit_key is None else Sealer(audit_key)
         self.group_commit: GroupCommit[StoredEvent, int] = GroupCommit(self._insert)
 
     def _events_table_ddl(self) -> list[str]:
@@ -180,9 +207,6 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
 
     def _position_column(self) -> str:
         return "notification_id"
-
-    def _insert_statement(self, count: int) -> str:
-        return f"{super()._insert_statement(count)} RETURNING notification_id"
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -197,7 +221,12 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         statements, params = self._write_statements(stored_events, **kwargs)
         if not statements:
             return []
-        rows = self._write("; ".join(statements), params, stored_events, **kwargs)
+        query = "; ".join(statements)
+        if self.sealer is not None and stored_events:
+            attempt = self._sealing(query, params, self.sealer)
+        else:
+            attempt = self._executing(query, params)
+        rows = self._write(attempt, stored_events, **kwargs)
         return [row[0] for row in rows] if stored_events else []
 
     def _write_statements(
@@ -206,9 +235,62 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         if not stored_events:
             return [], []
         return (
-            [self.lock_and_notify, self._insert_statement(len(stored_events))],
-            _values_of(stored_events),
+            [self.lock_and_notify, self.append_statement],
+            _columns_of(stored_events),
         )
+
+    def _sealing(
+        self, query: str, params: Sequence[Any], sealer: Sealer
+    ) -> Callable[[int], list[Any]]:
+        """A write of two round trips in one transaction: append (`query`), then seal and commit.
+
+        The seals are made here, with a key the database never sees, over the links the append
+        returned; the transaction (and the table lock) stays open until they are stored with it.
+        """
+
+        def attempt(retries: int) -> list[Any]:
+            tries = 0
+            while True:
+                try:
+                    return self._append_and_seal(query, params, sealer)
+                except PersistenceError as error:
+                    if tries >= retries or not is_connection_lost(error):
+                        raise
+                    tries += 1
+                    time.sleep(0.05 * tries)
+
+        return attempt
+
+    def _append_and_seal(
+        self, query: str, params: Sequence[Any], sealer: Sealer
+    ) -> list[tuple[Any, ...]]:
+        with self.datastore.pool.connection() as conn, conn.cursor() as cursor:
+            try:
+                cursor.execute(f"BEGIN; {query}", params)
+                rows = cursor.fetchall()
+                seals = [
+                    value
+                    for notification_id, case_hash, log_hash in rows
+                    for value in (
+                        notification_id,
+                        sealer.case_seal(bytes(case_hash)),
+                        sealer.log_seal(bytes(log_hash)),
+                    )
+                ]
+                values = ", ".join(["(%s, %s, %s)"] * len(rows))
+                cursor.execute(
+                    f"INSERT INTO {self.seals_table} (notification_id, case_seal, log_seal)"
+                    f" VALUES {values}; COMMIT",
+                    seals,
+                )
+            except psycopg2.Error as error:
+                # Keep the connection for the pool: leave the failed transaction (unless the
+                # connection itself is gone, when the pool throws it away).
+                if not is_connection_lost(error):
+                    with contextlib.suppress(psycopg2.Error):
+                        cursor.execute("ROLLBACK")
+                raise
+            return rows
 
     def select_notifications(
         self,
@@ -366,11 +448,13 @@ class PostgresProcessRecorder(
         *,
         events_table_name: str = "stored_events",
         tracking_table_name: str = "notification_tracking",
+        audit_key: bytes | None = None,
     ) -> None:
         super().__init__(
             datastore,
             tracking_table_name=tracking_table_name,
             events_table_name=events_table_name,
+            audit_key=audit_key,
         )
 
     def _write_statements(
@@ -401,4 +485,14 @@ def _values_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
         value
         for event in stored_events
         for value in (event.originator_id, event.originator_version, event.topic, event.state)
+    ]
+
+
+def _columns_of(stored_events: Sequence[StoredEvent]) -> list[Any]:
+    """The append function's arguments: one array per column."""
+    return [
+        [event.originator_id for event in stored_events],
+        [event.originator_version for event in stored_events],
+        [event.topic for event in stored_events],
+        [event.state for event in stored_events],
     ]

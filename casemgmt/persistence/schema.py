@@ -13,6 +13,9 @@ MAX_IDENTIFIER_LENGTH = 63
 # Raised from inside a write when a tracking position would not advance: 23505 is unique_violation,
 # which psycopg2 reports as IntegrityError, which is what eventsourcing expects.
 REFUSE_TRACKING_FUNCTION = "casemgmt_refuse_tracking"
+# A stored event in the canonical form the hash chains' links hash (chain.py says the same).
+CHAIN_EVENT_FUNCTION = "casemgmt_chain_event"
+_GENESIS = "'\\x" + "00" * 32 + "'::bytea"
 
 
 def qualified(schema: str, name: str) -> str:
@@ -39,13 +42,94 @@ def aggregate_events_table(schema: str, table: str) -> list[str]:
 
 
 def application_events_table(schema: str, table: str) -> list[str]:
+    """The events with their notification log, and what chains them (see chain.py)."""
     index = _ident(f"{table}_notification_id_idx")
     return [
         f"CREATE TABLE IF NOT EXISTS {qualified(schema, table)} ({_EVENT_COLUMNS}"
-        f" notification_id bigserial NOT NULL,{_EVENT_KEY}",
+        " notification_id bigserial NOT NULL, case_hash bytea, log_hash bytea,"
+        f"{_EVENT_KEY}",
         f"CREATE UNIQUE INDEX IF NOT EXISTS {index} "
         f"ON {qualified(schema, table)} (notification_id)",
+        f"CREATE TABLE IF NOT EXISTS {qualified(schema, heads_table(table))} ("
+        " originator_id uuid PRIMARY KEY,"
+        " originator_version bigint NOT NULL,"
+        " case_hash bytea NOT NULL)",
+        f"CREATE TABLE IF NOT EXISTS {qualified(schema, seals_table(table))} ("
+        " notification_id bigint PRIMARY KEY,"
+        " case_seal bytea NOT NULL,"
+        " log_seal bytea NOT NULL)",
+        chain_event_function(schema),
+        append_function(schema, table),
     ]
+
+
+def heads_table(table: str) -> str:
+    """Each case's latest version and chain hash, as the recorder last wrote them."""
+    return f"{table}_heads"
+
+
+def seals_table(table: str) -> str:
+    """The seals (HMACs under the audit key) of each event's two chain hashes."""
+    return f"{table}_seals"
+
+
+def append_function(schema: str, table: str) -> str:
+    """The function that appends events to `table`, linking each into both chains.
+
+    The caller holds the table's EXCLUSIVE lock, so the log's head read first is still the head
+    when the rows go in; each case's previous link comes from its head, which an event earlier in
+    the same call may just have moved. Notification ids are drawn here, as the log links hash them.
+    """
+    events = qualified(schema, table)
+    heads = qualified(schema, heads_table(table))
+    event = qualified(schema, CHAIN_EVENT_FUNCTION)
+    sequence = "'" + events.replace("'", "''") + "'"
+    return (
+        f"CREATE OR REPLACE FUNCTION {qualified(schema, append_function_name(table))}"
+        "(ids uuid[], versions bigint[], topics text[], states bytea[])"
+        " RETURNS TABLE (new_notification_id bigint, new_case_hash bytea, new_log_hash bytea)"
+        " LANGUAGE plpgsql AS $$"
+        " DECLARE"
+        f" ids_sequence regclass := pg_get_serial_sequence({sequence}, 'notification_id');"
+        " last_log bytea; previous bytea; event bytea;"
+        " BEGIN"
+        f" SELECT e.log_hash INTO last_log FROM {events} e WHERE e.log_hash IS NOT NULL"
+        " ORDER BY e.notification_id DESC LIMIT 1;"
+        f" last_log := coalesce(last_log, {_GENESIS});"
+        " FOR i IN 1 .. cardinality(ids) LOOP"
+        f" SELECT h.case_hash INTO previous FROM {heads} h WHERE h.originator_id = ids[i];"
+        " new_notification_id := nextval(ids_sequence);"
+        f" event := {event}(ids[i], versions[i], topics[i], states[i]);"
+        f" new_case_hash := sha256('\\x43'::bytea || event || coalesce(previous, {_GENESIS}));"
+        " new_log_hash := sha256('\\x4c'::bytea || int8send(new_notification_id) || event"
+        " || last_log);"
+        f" WITH appended AS (INSERT INTO {events} (originator_id, originator_version, topic,"
+        " state, notification_id, case_hash, log_hash) VALUES (ids[i], versions[i], topics[i],"
+        " states[i], new_notification_id, new_case_hash, new_log_hash))"
+        f" INSERT INTO {heads} AS h (originator_id, originator_version, case_hash)"
+        " VALUES (ids[i], versions[i], new_case_hash) ON CONFLICT (originator_id) DO UPDATE"
+        " SET originator_version = EXCLUDED.originator_version, case_hash = EXCLUDED.case_hash;"
+        " last_log := new_log_hash;"
+        " RETURN NEXT;"
+        " END LOOP;"
+        " END $$"
+    )
+
+
+def append_function_name(table: str) -> str:
+    return f"{table}_append"
+
+
+def chain_event_function(schema: str) -> str:
+    """A stored event in the canonical form its links hash (chain.canonical says the same)."""
+    return (
+        f"CREATE OR REPLACE FUNCTION {qualified(schema, CHAIN_EVENT_FUNCTION)}"
+        "(originator_id uuid, originator_version bigint, topic text, state bytea)"
+        " RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$"
+        " SELECT uuid_send(originator_id) || int8send(originator_version)"
+        " || int4send(octet_length(convert_to(topic, 'UTF8'))) || convert_to(topic, 'UTF8')"
+        " || int4send(octet_length(state)) || state $$"
+    )
 
 
 def tracking_table(schema: str, table: str) -> list[str]:
@@ -68,10 +152,16 @@ def refuse_tracking_function(schema: str) -> str:
 
 
 __all__ = [
+    "CHAIN_EVENT_FUNCTION",
     "REFUSE_TRACKING_FUNCTION",
     "aggregate_events_table",
+    "append_function",
+    "append_function_name",
     "application_events_table",
+    "chain_event_function",
+    "heads_table",
     "qualified",
     "refuse_tracking_function",
+    "seals_table",
     "tracking_table",
 ]

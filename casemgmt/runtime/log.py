@@ -22,12 +22,14 @@ class Batch:
 
     `after` is the position the projection must be at to take the batch (None: nothing processed
     yet), `last_id` its position once the batch is written, ignored events included.
+    `notification_ids` are the events' own, in the same order.
     """
 
     after: int | None
     last_id: int
     events: list[Case.Event]
     size: int
+    notification_ids: list[int]
 
 
 class EventLog:
@@ -61,12 +63,13 @@ class EventLog:
         )
         if not notifications:
             return None
-        events = []
+        events, ids = [], []
         for notification in notifications:
             event = self.mapper.to_domain_event(notification)
             if isinstance(event, Case.Event):
                 events.append(event)
-        return Batch(after, notifications[-1].id, events, len(notifications))
+                ids.append(notification.id)
+        return Batch(after, notifications[-1].id, events, len(notifications), ids)
 
     def head(self) -> int:
         """The id of the latest notification (0 when the log is empty)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.persistence.locks import lock_holders
+from casemgmt.projections.audit_log import AuditLogProjection
 from casemgmt.projections.case_list import CaseListProjection
 from casemgmt.projections.work_queues import WorkQueueProjection
 from casemgmt.readmodels.work_queue_layout import DEFAULT_KEY_PREFIX
@@ -165,13 +166,15 @@ def build_projections(
     key_prefix: str = DEFAULT_KEY_PREFIX,
     policy_fingerprint: str | None = None,
 ) -> Projections:
-    """The care centre's projections: the case list in PostgreSQL, the work queues in Redis."""
+    """The care centre's projections: the case list and the action log in PostgreSQL, the work
+    queues in Redis."""
     log = EventLog.of(care_centre)
     return Projections(
         log,
         [
             CaseListProjection(datastore, routing),
             WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
+            AuditLogProjection(datastore),
         ],
         datastore,
         timer=lambda: SlaTimer(

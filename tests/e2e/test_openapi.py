@@ -122,7 +122,7 @@ def test_the_openapi_document_describes_every_call_with_a_summary(app: Flask) ->
     operations = [
         op for path in document["paths"].values() for op in path.values() if "responses" in op
     ]
-    assert len(operations) == 24
+    assert len(operations) == 27
     assert all(op.get("summary") for op in operations)
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     problem = document["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]

@@ -24,6 +24,7 @@ from casemgmt.domain import Action, Actor, Context, Role
 from tests.support.projections import (
     Setup,
     WorkerProcess,
+    audit_rows,
     fresh_setup,
     queue_snapshot,
     queue_states,
@@ -252,10 +253,11 @@ def test_one_transaction_a_worker_killed_inside_its_writes_leaves_views_equal_to
         f"({behind_when_killed_at_random} of those with work in hand), seed {seed}"
     )
     assert traffic.updates >= 500, "the load must change existing cases, not only create them"
-    live_rows, live_queues, live_states = (
+    live_rows, live_queues, live_states, live_audit = (
         summary_rows(setup),
         queue_snapshot(setup),
         queue_states(setup),
+        audit_rows(setup),
     )
     latest = dict(
         setup.container.datastore.execute(
@@ -269,7 +271,9 @@ def test_one_transaction_a_worker_killed_inside_its_writes_leaves_views_equal_to
 
     setup.projections.rebuild("case_summaries")
     setup.projections.rebuild("work_queues")
+    setup.projections.rebuild("audit_log")
 
     assert summary_rows(setup) == live_rows, f"seed {seed}"
     assert queue_snapshot(setup) == live_queues, f"seed {seed}"
     assert queue_states(setup) == live_states, f"seed {seed}"
+    assert audit_rows(setup) == live_audit, f"seed {seed}"

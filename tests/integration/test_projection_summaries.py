@@ -318,7 +318,11 @@ def test_events_that_are_not_about_cases_still_move_the_position(setup: Setup) -
     # The projections only: the SLA timer would record the case's alarms (T0 is long past).
     with setup.projections.worker(setup.projections.names):
         assert setup.projections.wait_until_caught_up(head, timeout=10)
-    assert setup.projections.positions() == {"case_summaries": head, "work_queues": head}
+    assert setup.projections.positions() == {
+        "case_summaries": head,
+        "work_queues": head,
+        "audit_log": head,
+    }
     assert len(summary_rows(setup)) == 1
 
 

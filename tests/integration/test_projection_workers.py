@@ -59,12 +59,13 @@ def test_stopping_a_worker_hands_its_projections_to_a_standby_in_this_process(
 ) -> None:
     active, standby = setup.projections.worker(), setup.projections.worker()
     with active:
-        wait_for(lambda: len(active.active()) == 3, timeout=5)  # 2 projections, the SLA timer
+        runners = len(setup.projections.runner_names)  # every projection, and the SLA timer
+        wait_for(lambda: len(active.active()) == runners, timeout=5)
         with standby:
             CaseTraffic(setup.container.care_centre, seed=22).busy_day(200)
             assert setup.projections.wait_until_caught_up(timeout=10)
             assert standby.active() == []
             active.stop()
-            wait_for(lambda: len(standby.active()) == 3, timeout=5)
+            wait_for(lambda: len(standby.active()) == runners, timeout=5)
             CaseTraffic(setup.container.care_centre, seed=23).busy_day(200)
             assert setup.projections.wait_until_caught_up(timeout=10)

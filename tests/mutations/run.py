@@ -93,14 +93,15 @@ MUTATIONS: tuple[Mutation, ...] = (
     ),
     Mutation(
         name="case-list-transaction",
-        breaks="the case list moves its position and upserts its rows in two transactions",
+        breaks="a PostgreSQL projection (the case list among them) moves its position and writes "
+        "its rows in two transactions",
         replacements=(
             Replacement(
-                "casemgmt/projections/case_list.py",
-                '            self.datastore.execute("; ".join(statement), params, retries=0)\n',
+                "casemgmt/projections/tables.py",
+                "            self.datastore.execute(query, params, retries=0)\n",
                 "            self.datastore.execute(_ADVANCE, params[:5], retries=0)\n"
-                "            if rows:\n"
-                "                self.datastore.execute(_UPSERT, params[5:], retries=0)\n",
+                "            for statement, statement_params in statements:\n"
+                "                self.datastore.execute(statement, statement_params, retries=0)\n",
             ),
         ),
         guards=(

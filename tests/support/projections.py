@@ -116,6 +116,15 @@ def summary_rows(setup: Setup) -> list[tuple[Any, ...]]:
     return setup.container.datastore.execute("SELECT * FROM case_summaries ORDER BY case_id")
 
 
+def audit_rows(setup: Setup) -> list[tuple[Any, ...]]:
+    """Every row of the action log and every case it keeps, every column, in a fixed order."""
+    execute = setup.container.datastore.execute
+    return [
+        *execute("SELECT * FROM audit_events ORDER BY notification_id"),
+        *execute("SELECT case_id, state FROM audit_case_states ORDER BY case_id"),
+    ]
+
+
 def queue_snapshot(setup: Setup) -> dict[str, list[QueueItem]]:
     """Every queue's work list in order, without the ages (which grow with the clock)."""
     return {
