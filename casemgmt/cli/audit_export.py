@@ -9,11 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.api.presenters import audit_event_view  # the same shape as GET /api/v1/audit/events
-from casemgmt.domain import InvalidCommand
+from casemgmt.cli.arguments import range_moment
 from casemgmt.queries.audit import export_events
 
 if TYPE_CHECKING:
@@ -56,7 +55,7 @@ def add_export(actions: Any, started: Callable[[], Any]) -> None:
 
 
 def _export(args: argparse.Namespace, started: Callable[[], Any]) -> int:
-    start, end = _moment("--from", args.start), _moment("--to", args.end)
+    start, end = range_moment("--from", args.start), range_moment("--to", args.end)
     write = write_jsonl if args.format == "jsonl" else write_csv
     with started() as container:
         written = write(export_events(container.datastore, start, end), sys.stdout)
@@ -94,11 +93,3 @@ def write_csv(entries: Iterable[AuditEntry], out: TextIO) -> int:
         )
         written += 1
     return written
-
-
-def _moment(option: str, raw: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidCommand(option, f"{raw!r} is not an ISO-8601 date or moment") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -7,11 +7,12 @@ import csv
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from casemgmt.application.sla_replay import compare
+from casemgmt.cli.arguments import range_moment
 from casemgmt.cli.progress import progress_bar
 from casemgmt.domain import Context, InvalidCommand
 from casemgmt.persistence.policy_applied import record_applied_policy
@@ -72,7 +73,7 @@ def _replay(args: argparse.Namespace, started: Callable[[], Any]) -> int:
         other = load_policy(args.policy, setting="--policy")
     except PolicyFileError as error:
         raise InvalidCommand("--policy", str(error)) from None
-    start, end = _moment("--from", args.start), _moment("--to", args.end)
+    start, end = range_moment("--from", args.start), range_moment("--to", args.end)
     with started() as container:
         histories = _histories(container, start, end)
         comparison = compare(histories, other, min(end, container.clock()))
@@ -98,14 +99,6 @@ def _replay(args: argparse.Namespace, started: Callable[[], Any]) -> int:
 def _histories(container: Container, start: datetime, end: datetime) -> Iterator[list[Case.Event]]:
     for case_id in case_ids(container.datastore, received_from=start, received_to=end):
         yield container.care_centre.history(case_id)
-
-
-def _moment(option: str, raw: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidCommand(option, f"{raw!r} is not an ISO-8601 date or moment") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _rate(value: object) -> str:
