@@ -109,7 +109,7 @@ class Cases(MethodView):
         }
 
     @requires("open")
-    @blp.problems(400, 413, 415, 422)
+    @blp.problems(400, 409, 413, 415, 422)
     @blp.doc(parameters=COMMON_HEADERS)
     @blp.arguments(OpenCaseSchema)
     @blp.response(201, CaseView, description="A new case", headers=ETAG_HEADER | LOCATION_HEADER)

@@ -20,6 +20,7 @@ from casemgmt.application import (
     CaseNotFound,
     ConcurrentUpdate,
     Forbidden,
+    IntakeConflict,
     QueueNotFound,
     StaleVersion,
 )
@@ -126,6 +127,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Forbidden, _forbidden)
     app.register_error_handler(CaseNotFound, _case_not_found)
     app.register_error_handler(QueueNotFound, _queue_not_found)
+    app.register_error_handler(IntakeConflict, _intake_conflict)
     app.register_error_handler(ActionNotAllowed, _action_not_allowed)
     app.register_error_handler(ConcurrentUpdate, _concurrent_update)
     app.register_error_handler(StaleVersion, _stale_version)
@@ -153,6 +155,10 @@ def _forbidden(error: Forbidden) -> Response:
 
 def _case_not_found(error: CaseNotFound) -> Response:
     return problem(404, "case-not-found", str(error), title="Case not found")
+
+
+def _intake_conflict(error: IntakeConflict) -> Response:
+    return problem(409, "intake-conflict", str(error), title="Intake conflict", fields=error.fields)
 
 
 def _queue_not_found(error: QueueNotFound) -> Response:

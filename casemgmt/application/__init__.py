@@ -21,6 +21,7 @@ from casemgmt.application.claims import Claims, WaitingCases
 from casemgmt.application.errors import (
     CaseNotFound,
     ConcurrentUpdate,
+    IntakeConflict,
     QueueNotFound,
     StaleVersion,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Claims",
     "ConcurrentUpdate",
     "Forbidden",
+    "IntakeConflict",
     "QueueNotFound",
     "ReferenceNumbers",
     "StaleVersion",

@@ -16,7 +16,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from casemgmt.application.authorization import authorize, authorize_action
-from casemgmt.application.errors import CaseNotFound, ConcurrentUpdate, StaleVersion
+from casemgmt.application.errors import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    IntakeConflict,
+    StaleVersion,
+)
 from casemgmt.domain import Action, Case, Channel, InvalidCommand, Priority, Role
 from casemgmt.domain.validation import require_aware, require_member
 
@@ -91,8 +96,15 @@ class CareCentre(Application[UUID]):
             ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
         case_id = self.new_id() if external_ref is None else Case.id_for(channel, external_ref)
         existing = self.find_case(case_id) if external_ref is not None else None
+        repeat: dict[str, Any] = {
+            "channel": channel,
+            "external_ref": external_ref,
+            "subject": subject,
+            "body": body,
+            "requester": requester,
+        }
         if existing is not None:
-            return existing, False
+            return self._repeated(existing, **repeat), False
         case = Case.receive(
             id=case_id,
             reference=self._next_reference(received_at or ctx.at),
@@ -114,8 +126,25 @@ class CareCentre(Application[UUID]):
             # The same message arrived twice at once and the other delivery won: same case.
             if external_ref is None:
                 raise
-            return self.get_case(case_id), False
+            won = self.get_case(case_id)
+            return self._repeated(won, **repeat), False
         return case, True
+
+    @staticmethod
+    def _repeated(
+        case: Case,
+        *,
+        channel: Channel,
+        external_ref: str | None,
+        subject: str,
+        body: str | None,
+        requester: Requester,
+    ) -> Case:
+        """The case a repeated delivery opened, when it is the same message (rule 5)."""
+        differ = case.same_inquiry(subject, body, requester)
+        if differ:
+            raise IntakeConflict(str(channel), str(external_ref), case.reference, differ)
+        return case
 
     # -- work on a case -------------------------------------------------------------------------
 

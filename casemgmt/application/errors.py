@@ -52,3 +52,15 @@ class QueueNotFound(LookupError):  # noqa: N818
     def __init__(self, name: str, names: Iterable[str]) -> None:
         super().__init__(f"no queue is named {name!r}; there are: {', '.join(names) or 'none'}")
         self.name = name
+
+
+class IntakeConflict(Exception):  # noqa: N818
+    """A channel sent an `external_ref` again with other content: not a repeat delivery but a
+    mistake of the channel's (409). Nothing is saved, and the other citizen's case is not shown."""
+
+    def __init__(self, channel: str, external_ref: str, reference: str, fields: list[str]) -> None:
+        super().__init__(
+            f"{channel} message {external_ref!r} was already received as case {reference} "
+            f"with another {', '.join(fields)}; send a new external_ref for a new message"
+        )
+        self.fields = fields

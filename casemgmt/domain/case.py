@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 # Intake stamps (a letter's arrival, a call logged later) may be earlier than the command, but a
 # clock that runs a little fast must not make an honest intake fail.
 CLOCK_SKEW_ALLOWANCE: Final = timedelta(minutes=5)
+# A letter logged ten years after it arrived is a typing mistake (year 1, 2062 for 2026), not mail.
+OLDEST_INTAKE: Final = timedelta(days=3653)
 
 # Fixed for ever: changing it would give every known (channel, external_ref) a new case id.
 INTAKE_NAMESPACE: Final = UUID("6935351d-c6b0-49d9-8354-fd4a9933f6be")
@@ -404,7 +406,16 @@ class Case(Aggregate):
         require_aware("received_at", received_at)
         if received_at > ctx.at + CLOCK_SKEW_ALLOWANCE:
             raise InvalidCommand("received_at", "must not be in the future")
+        if received_at < ctx.at - OLDEST_INTAKE:
+            oldest = (ctx.at - OLDEST_INTAKE).date().isoformat()
+            raise InvalidCommand("received_at", f"is implausibly old: must be after {oldest}")
         return received_at
+
+    def same_inquiry(self, subject: str, body: str | None, requester: Requester) -> list[str]:
+        """The fields in which a repeated intake differs from this case's (empty: the same)."""
+        given = {"subject": subject, "body": body if body and body.strip() else None}
+        differ = [name for name, value in given.items() if getattr(self, name) != value]
+        return [*differ, *(["requester"] if requester != self.requester else [])]
 
     # -- work on the case -----------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -192,3 +193,24 @@ def test_an_unexpected_error_is_a_problem_without_a_traceback(
 
     assert "secret" not in str(found)
     assert found["correlation_id"]
+
+
+def test_a_repeated_external_ref_with_other_content_is_a_conflict_that_shows_no_one_else(
+    intake: Caller,
+) -> None:
+    first = inquiry()
+    assert intake.post("/api/v1/cases", first).status_code == 201
+    same = intake.post("/api/v1/cases", first)
+    other = {**first, "requester": {"kind": "citizen", "name": "Lê Thị F", "id": "111"}}
+
+    conflict = problem(intake.post("/api/v1/cases", other), 409)
+
+    assert same.status_code == 200  # the same message again: the same case
+    assert conflict["fields"] == ["requester"]
+    assert "Nguyễn Văn A" not in json.dumps(conflict, ensure_ascii=False)
+
+
+def test_an_intake_stamped_in_year_one_is_invalid(intake: Caller) -> None:
+    found = problem(intake.post("/api/v1/cases", inquiry(received_at="0001-01-01T00:00:00Z")), 422)
+
+    assert "implausibly old" in found["errors"]["received_at"][0]

@@ -8,7 +8,7 @@ same scenarios on casemgmt's PostgreSQL store.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import count
 from typing import TYPE_CHECKING, ClassVar
 from uuid import UUID
@@ -20,6 +20,7 @@ from casemgmt.application import (
     CaseNotFound,
     ConcurrentUpdate,
     Forbidden,
+    IntakeConflict,
     StaleVersion,
 )
 from casemgmt.domain import (
@@ -142,6 +143,36 @@ class CareCentreScenarios:
         assert again.id == first.id == Case.id_for(Channel.EMAIL, "<msg-1@mail>")
         assert again.reference == first.reference == "CC-2026-000001"
         assert len(app.history(first.id)) == 1
+
+    def test_a_repeated_external_ref_with_other_content_is_refused_naming_what_differs(
+        self, app: CareCentre
+    ) -> None:
+        first, _ = open_email(app)
+        other_citizen = Requester(RequesterKind.CITIZEN, "9876543210", "Trần Văn E", None)
+        with pytest.raises(IntakeConflict) as refused:
+            app.open_case(
+                channel=Channel.EMAIL,
+                external_ref="<msg-1@mail>",
+                subject="Hỏi về thẻ BHYT",
+                body="Tôi chưa nhận được sổ.",
+                requester=other_citizen,
+                ctx=Context(INTAKE, T0, "req-intake-2", "channel:email"),
+            )
+        assert refused.value.fields == ["subject", "requester"]
+        assert first.reference in str(refused.value)
+        assert "Trần Văn E" not in str(refused.value) and "Nguyễn" not in str(refused.value)
+        assert len(app.history(first.id)) == 1  # nothing saved
+
+    def test_an_implausibly_old_receipt_is_refused(self, app: CareCentre) -> None:
+        with pytest.raises(InvalidCommand, match="implausibly old") as refused:
+            app.open_case(
+                channel=Channel.POST,
+                subject="Đơn khiếu nại",
+                requester=CITIZEN,
+                received_at=datetime(1, 1, 1, tzinfo=UTC),
+                ctx=Context(INTAKE, T0, "req-intake", "channel:post"),
+            )
+        assert refused.value.field == "received_at"
 
     def test_new_cases_get_the_next_reference_number(self, app: CareCentre) -> None:
         open_email(app, "<msg-1@mail>")
