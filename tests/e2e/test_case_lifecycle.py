@@ -173,11 +173,13 @@ def test_the_same_external_ref_twice_gives_one_case(intake: Caller) -> None:
     body = inquiry("email")
 
     first = intake.post("/api/v1/cases", body)
-    again = intake.post("/api/v1/cases", {**body, "subject": "Fwd: " + body["subject"]})
+    again = intake.post("/api/v1/cases", body)
+    changed = intake.post("/api/v1/cases", {**body, "subject": "Fwd: " + body["subject"]})
 
-    assert (first.status_code, again.status_code) == (201, 200)
+    assert (first.status_code, again.status_code, changed.status_code) == (201, 200, 409)
     assert again.get_json()["id"] == first.get_json()["id"]
     assert again.get_json()["subject"] == body["subject"]
+    assert changed.get_json()["fields"] == ["subject"]
     assert again.headers["Location"] == first.headers["Location"]
 
 
