@@ -76,7 +76,7 @@ def case_response(
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """The case view, with its version as the ETag; its clocks as at `at` (default: now)."""
     container = current_container()
-    now = container.clock() if at is None else at
+    now = moment_of_request() if at is None else at
     view = case_state(case, container.routing, container.sla_policy, now)
     return view, status, {"ETag": etag(case.version)}
 

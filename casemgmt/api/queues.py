@@ -15,7 +15,7 @@ from marshmallow import RAISE
 
 from casemgmt.api.auth import requires
 from casemgmt.api.cases import COMMON_HEADERS, ETAG_HEADER, case_response
-from casemgmt.api.context import command_context, current_container
+from casemgmt.api.context import command_context, current_container, moment_of_request
 from casemgmt.api.openapi import Blueprint
 from casemgmt.api.presenters import queue_item_state, queue_overview_state
 from casemgmt.api.representations import CaseView, QueueOverviewView, QueueView
@@ -40,7 +40,7 @@ def _overview(queues: WorkQueues, name: str) -> QueueOverview:
 
 def _at_risk(container: Container) -> dict[str, int]:
     """Per queue, its waiting cases with an SLA clock at risk or breached now."""
-    return at_risk_by_queue(container.datastore, container.clock())
+    return at_risk_by_queue(container.datastore, moment_of_request())
 
 
 @blp.route("")

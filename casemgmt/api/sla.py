@@ -14,7 +14,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from casemgmt.api.auth import requires
-from casemgmt.api.context import current_container
+from casemgmt.api.context import current_container, moment_of_request
 from casemgmt.api.openapi import Blueprint
 from casemgmt.api.presenters import at_risk_state, breach_state, page_state
 from casemgmt.api.representations import AtRiskListView, BreachListView
@@ -66,7 +66,7 @@ def _listing(
     query: dict[str, Any],
 ) -> dict[str, Any]:
     container = current_container()
-    now = container.clock()
+    now = moment_of_request()
     filters = {name: _stored(value) for name, value in query.items()}
     found, total = find(container.datastore, now, **filters)
     items = [shape(clock, now) for clock in found]
