@@ -11,10 +11,17 @@ import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+
+import limits
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+
+# Far above what an agent's screen or an intake channel sends; a script gone wrong meets it.
+DEFAULT_RATE_LIMIT: Final = "50/second;1500/minute"
+DEFAULT_AUTH_FAILURE_LIMIT: Final = "10/minute;100/hour"
 
 
 class SettingsError(ValueError):
@@ -34,6 +41,11 @@ class Settings:
     redis_key_prefix: str = "casemgmt"
     pool_size: int = 8
     max_request_bytes: int = 1_000_000
+    # Requests per token (per client address without one), and failed authentications per client
+    # address, in the `limits` notation ("50/second;1500/minute"); None: no limit. The
+    # environment's defaults (`from_env`) are on; settings made in code set what they need.
+    rate_limit: str | None = None
+    auth_failure_limit: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +61,10 @@ class Settings:
             redis_key_prefix=_key_prefix(env, "CASEMGMT_REDIS_PREFIX", "casemgmt"),
             pool_size=_positive_int(env, "CASEMGMT_POOL_SIZE", 8),
             max_request_bytes=_positive_int(env, "CASEMGMT_MAX_REQUEST_BYTES", 1_000_000),
+            rate_limit=_rate_limit(env, "CASEMGMT_RATE_LIMIT", DEFAULT_RATE_LIMIT),
+            auth_failure_limit=_rate_limit(
+                env, "CASEMGMT_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT
+            ),
         )
 
 
@@ -89,6 +105,22 @@ def _key_prefix(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name}={value!r} may not contain braces, wildcards or spaces; "
             "use letters, digits, '-', '_', ':' or '.'"
         )
+    return value
+
+
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if value.lower() == "off":
+        return None
+    try:
+        limits.parse_many(value)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={value!r} is not a rate limit; write it as '50/second' or "
+            "'50/second;1500/minute' (several separated by ';'), or 'off'"
+        ) from None
     return value
 
 
