@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import g, request
+from flask import g
 from flask.views import MethodView
 from marshmallow import RAISE, fields, validate
 
 from casemgmt.api.auth import requires
 from casemgmt.api.context import (
-    MAX_ON_BEHALF_OF,
-    ON_BEHALF_HEADER,
     current_account,
     current_container,
 )
@@ -126,10 +124,10 @@ class AuditReads(MethodView):
         return page_state(items, total, query["page"], query["per_page"])
 
 
-def record_read(case_id: UUID, reference: str, view: ReadView) -> None:
-    """Notes that the caller read the case in this view (written within moments, in a batch)."""
+def record_read(case_id: UUID, reference: str, view: ReadView, on_behalf_of: str | None) -> None:
+    """Notes that the caller read the case in this view (written within moments, in a batch);
+    `on_behalf_of` as the application checked and recorded it."""
     account = current_account()
-    on_behalf_of = request.headers.get(ON_BEHALF_HEADER, "").strip()[:MAX_ON_BEHALF_OF]
     container = current_container()
     container.reads.record(
         CaseRead(

@@ -14,6 +14,7 @@ from flask import g, request
 from casemgmt.api.context import current_container
 from casemgmt.api.errors import Unauthenticated
 from casemgmt.application import authorize
+from casemgmt.application.directory import TokenRefused
 from casemgmt.domain import Actor
 
 if TYPE_CHECKING:
@@ -32,10 +33,10 @@ def authenticate() -> Account:
         raise Unauthenticated(
             "this call needs a bearer token: Authorization: Bearer <token>", invalid_token=False
         )
-    account = current_container().accounts.authenticate(token)
-    if account is None:
-        raise Unauthenticated("the bearer token is unknown or disabled", invalid_token=True)
-    return account
+    try:
+        return current_container().accounts.verify(token)
+    except TokenRefused as refused:
+        raise Unauthenticated(str(refused), invalid_token=True) from None
 
 
 def requires(operation: str) -> Callable[[F], F]:

@@ -20,13 +20,21 @@ from casemgmt.api.auth import requires
 from casemgmt.api.context import (
     ENTITY_TAG_PATTERN,
     command_context,
+    current_account,
+    current_actor,
     current_container,
     etag,
     expected_version,
     moment_of_request,
 )
 from casemgmt.api.openapi import Blueprint
-from casemgmt.api.presenters import case_state, history_entries, summary_state
+from casemgmt.api.presenters import (
+    case_state,
+    history_entries,
+    intake_case_state,
+    intake_summary_state,
+    summary_state,
+)
 from casemgmt.api.representations import CaseListView, CaseView, HistoryEntryView
 from casemgmt.api.schemas import (
     ACTION_BODIES,
@@ -34,8 +42,8 @@ from casemgmt.api.schemas import (
     CaseQuerySchema,
     OpenCaseSchema,
 )
-from casemgmt.application import roles_that_may
-from casemgmt.domain import Action
+from casemgmt.application import narrowed, roles_that_may
+from casemgmt.domain import Action, Actor
 from casemgmt.queries import search_cases
 from casemgmt.readmodels.audit_entry import ReadView
 
@@ -64,7 +72,11 @@ def _header(name: str, description: str, **schema: Any) -> dict[str, Any]:
 
 COMMON_HEADERS: Final = [
     _header("X-Correlation-ID", "Carried by the events recorded and echoed; made when absent"),
-    _header("X-On-Behalf-Of", "Whom the caller acts for (a citizen, an agent)"),
+    _header(
+        "X-On-Behalf-Of",
+        "The case's requester, when the caller acts for them: `requester`, or their id or name "
+        "as the case records them (recorded as `requester`); any other value is refused (403)",
+    ),
 ]
 IF_MATCH: Final = _header(
     "If-Match", 'The version the command expects, "3"; 412 when stale', pattern=ENTITY_TAG_PATTERN
@@ -74,8 +86,15 @@ IF_MATCH: Final = _header(
 def case_response(
     case: Case, status: int = 200, *, at: datetime | None = None
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """The case view, with its version as the ETag; its clocks as at `at` (default: now)."""
+    """The case view, with its version as the ETag; its clocks as at `at` (default: now).
+
+    An intake account gets the narrowed view: what it needs of a case it opened.
+    """
     container = current_container()
+    account = current_account()
+    if narrowed(Actor(account.name, account.role)):
+        recorded = container.care_centre.messages_recorded_by(case.id, account.name, case.version)
+        return intake_case_state(case, recorded), status, {"ETag": etag(case.version)}
     now = moment_of_request() if at is None else at
     view = case_state(case, container.routing, container.sla_policy, now)
     return view, status, {"ETag": etag(case.version)}
@@ -95,13 +114,23 @@ class Cases(MethodView):
     @blp.arguments(CaseListQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, CaseListView)
     def get(self, **query: Any) -> dict[str, Any]:
-        """List the cases that match the filters, a page at a time, and how many match."""
+        """List the cases that match the filters, a page at a time, and how many match.
+
+        An intake account lists only the cases it opened, narrowed to what it needs.
+        """
         filters = {name: _stored(value) for name, value in query.items()}
         now = moment_of_request()
+        account = current_account()
+        intake = narrowed(Actor(account.name, account.role))
+        if intake:
+            filters["opened_by"] = [account.name]
         summaries, total = search_cases(current_container().datastore, now=now, **filters)
         per_page = query["per_page"]
         return {
-            "items": [summary_state(summary, now) for summary in summaries],
+            "items": [
+                intake_summary_state(summary) if intake else summary_state(summary, now)
+                for summary in summaries
+            ],
             "total": total,
             "page": query["page"],
             "per_page": per_page,
@@ -138,22 +167,24 @@ class CaseResource(MethodView):
     def get(self, case_id: UUID, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Read a case as it is now, at a version (?version=N) or at a moment (?as_of=…)."""
         centre = current_container().care_centre
-        case = centre.case_at(case_id, **query)
+        case, reader = centre.read_case(case_id, current_actor(), **query)
         past = query.get("as_of") or (case.modified_on if query.get("version") else None)
-        record_read(case.id, case.reference, _view_read(query))
+        record_read(case.id, case.reference, _view_read(query), reader.on_behalf_of)
         return case_response(case, at=past)
 
 
 @blp.route("/<uuid:case_id>/history")
 class CaseHistory(MethodView):
-    @requires("read")
+    @requires("read-history")
     @blp.problems(404)
     @blp.response(200, HistoryEntryView(many=True))
     def get(self, case_id: UUID) -> list[dict[str, Any]]:
-        """Read every event of a case, in order, with what each changed."""
-        events = current_container().care_centre.history(case_id)
+        """Read every event of a case, in order, with what each changed (not intake)."""
+        centre = current_container().care_centre
+        events, reader = centre.read_history(case_id, current_actor())
         # A history starts with the case's `Received`, which carries its reference.
-        record_read(case_id, getattr(events[0], "reference", ""), ReadView.HISTORY)
+        reference = getattr(events[0], "reference", "")
+        record_read(case_id, reference, ReadView.HISTORY, reader.on_behalf_of)
         return history_entries(events)
 
 

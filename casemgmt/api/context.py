@@ -57,15 +57,20 @@ def end_request(response: Response) -> Response:
     return response
 
 
-def command_context() -> Context:
-    """Who gives the command, when, in which request and why."""
+def current_actor() -> Actor:
+    """The calling account as an actor, on someone's behalf with `X-On-Behalf-Of` (which the
+    application checks against the case concerned)."""
     account = current_account()
     on_behalf_of = request.headers.get(ON_BEHALF_HEADER, "").strip() or None
     if on_behalf_of is not None and len(on_behalf_of) > MAX_ON_BEHALF_OF:
         raise InvalidCommand(ON_BEHALF_HEADER, f"must be at most {MAX_ON_BEHALF_OF} characters")
-    actor = Actor(id=account.name, role=account.role, on_behalf_of=on_behalf_of)
+    return Actor(id=account.name, role=account.role, on_behalf_of=on_behalf_of)
+
+
+def command_context() -> Context:
+    """Who gives the command, when, in which request and why."""
     clock = current_container().clock
-    return Context(actor=actor, at=clock(), correlation_id=g.correlation_id, cause="api")
+    return Context(actor=current_actor(), at=clock(), correlation_id=g.correlation_id, cause="api")
 
 
 def etag(version: int) -> str:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from casemgmt.domain import Case
+    from casemgmt.domain import Case, Message
     from casemgmt.domain.routing import RoutingRules
     from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.queries import QueueItem, QueueOverview
@@ -63,6 +63,24 @@ def case_state(
         "resolution_summary": case.resolution_summary,
         "feedback": case.feedback,
         "allowed_actions": [action.path for action in case.allowed_actions()],
+    }
+
+
+def intake_case_state(case: Case, messages: Sequence[Message]) -> dict[str, Any]:
+    """What an intake account sees of a case it opened, as `CaseView` dumps it: no requester, no
+    notes, no assignee or other internal field, and only the messages it delivered itself."""
+    return {
+        "id": case.id,
+        "reference": case.reference,
+        "status": case.status,
+        "version": case.version,
+        "channel": case.channel,
+        "external_ref": case.external_ref,
+        "received_at": case.received_at,
+        "last_activity_at": case.last_activity_at,
+        "resolved_at": case.resolved_at,
+        "closed_at": case.closed_at,
+        "messages": messages,
     }
 
 
@@ -179,12 +197,29 @@ def summary_state(summary: CaseSummary, now: datetime) -> dict[str, Any]:
         "closed_at": summary.closed_at,
         "last_activity_at": summary.last_activity_at,
         "merged_into": summary.merged_into,
+        "external_ref": summary.external_ref,
         "first_response_due": summary.first_response_due,
         "first_response_state": _clock_state(summary, ClockName.FIRST_RESPONSE, now),
         "resolution_due": summary.resolution_due,
         "resolution_state": _clock_state(summary, ClockName.RESOLUTION, now),
         "breached": summary.breached,
         "at_risk": is_at_risk(summary, now),
+    }
+
+
+def intake_summary_state(summary: CaseSummary) -> dict[str, Any]:
+    """A row of the case list as an intake account sees it (`intake_case_state`, no messages)."""
+    return {
+        "id": summary.case_id,
+        "reference": summary.reference,
+        "status": Status(summary.status),
+        "version": summary.version,
+        "channel": Channel(summary.channel),
+        "external_ref": summary.external_ref,
+        "received_at": summary.received_at,
+        "last_activity_at": summary.last_activity_at,
+        "resolved_at": summary.resolved_at,
+        "closed_at": summary.closed_at,
     }
 
 

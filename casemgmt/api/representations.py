@@ -100,7 +100,12 @@ class SlaClockView(Schema):
 
 
 class CaseView(Schema):
-    """A case as it is now, or as it was at a version or a moment."""
+    """A case as it is now, or as it was at a version or a moment.
+
+    An intake account sees only `id`, `reference`, `status`, `version`, `channel`,
+    `external_ref`, `received_at`, `last_activity_at`, `resolved_at`, `closed_at` and the
+    `messages` it delivered itself (of the cases it opened).
+    """
 
     id = fields.UUID(required=True)
     reference = _text(metadata={"description": "Human-readable and unique: CC-2026-000001"})
@@ -190,13 +195,20 @@ class AuditEventView(HistoryEntryView):
 
 
 class CaseSummaryView(Schema):
-    """A case as the case list shows it (GET /cases/{id} for all of it)."""
+    """A case as the case list shows it (GET /cases/{id} for all of it).
+
+    An intake account lists only the cases it opened, each with `id`, `reference`, `status`,
+    `version`, `channel`, `external_ref` and its timestamps.
+    """
 
     id = fields.UUID(required=True)
     reference = _text()
     status = enum_field(Status, required=True)
     version = fields.Integer(required=True, metadata={"description": "The version listed"})
     channel = enum_field(Channel, required=True)
+    external_ref = fields.String(
+        allow_none=True, metadata={"description": "The channel's own reference of the message"}
+    )
     subject = _text()
     category = fields.Nested(CategoryView, required=True)
     priority = enum_field(Priority, required=True)
@@ -462,4 +474,7 @@ class ProblemSchema(Schema):
     current_version = fields.Integer(metadata={"description": "409 after a conflict, 412"})
     role = fields.String(metadata={"description": "403: the caller's role"})
     operation = fields.String(metadata={"description": "403: what was refused"})
+    allowed_roles = fields.List(
+        fields.String(), metadata={"description": "403: the roles that may do it"}
+    )
     correlation_id = fields.String(allow_none=True)

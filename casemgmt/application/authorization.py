@@ -7,28 +7,45 @@ reading the audit trail) are declared in `CALLS` below. On top of the role, the 
 * an agent acts on the cases assigned to them; on an unassigned case an agent may only take it
   (assign it to themselves, or claim it); acting on another agent's case is a supervisor's work;
 * taking a case that another agent holds, or handing an unassigned case to someone else, is
-  reassigning it (`reassign`), which only supervisors and admins may do.
+  reassigning it (`reassign`), which only supervisors and admins may do;
+* a case is held by an existing, enabled account whose role may work cases (`CASE_HOLDERS`);
+* an intake account sees only the cases it opened (others are not found: their existence is not
+  revealed), and of those only what it needs (`narrowed`);
+* `X-On-Behalf-Of` may name only the requester of the case concerned (its id or its name): nobody
+  acts for another account or role (`check_on_behalf`).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
-from casemgmt.domain import ACCOUNT_ROLES, Action, Role
+from casemgmt.application.errors import CaseNotFound
+from casemgmt.domain import ACCOUNT_ROLES, Action, InvalidCommand, Role
 from casemgmt.domain.lifecycle import SUPERVISORS, WORKERS
 
 if TYPE_CHECKING:
-    from casemgmt.domain import Actor, Case
+    from uuid import UUID
+
+    from casemgmt.application.directory import AccountStanding
+    from casemgmt.domain import Actor, Case, Requester
 
 # The calls that are not actions on a case, and who may make them.
 CALLS: Final[dict[str, frozenset[Role]]] = {
     "open": frozenset({Role.INTAKE, Role.ADMIN}),
-    "read": frozenset({Role.INTAKE, Role.AUDITOR}) | WORKERS,
+    "read": frozenset({Role.INTAKE, Role.AUDITOR}) | WORKERS,  # intake: its own cases, narrowed
+    "read-history": frozenset({Role.AUDITOR}) | WORKERS,  # every event, notes included
     "read-queues": frozenset({Role.AUDITOR}) | WORKERS,
     "claim": WORKERS,  # take the next case of a queue: assign it to oneself
     "reassign": SUPERVISORS,  # assign or unassign a case someone other than the caller holds
-    "audit": frozenset({Role.AUDITOR, Role.ADMIN}),  # the action log and the record of reads
+    "audit": frozenset({Role.AUDITOR, Role.ADMIN}),  # the action log, reads, account changes
+    "accounts": frozenset({Role.ADMIN}),  # list, add, disable, enable, rotate accounts
+    "erase": frozenset({Role.ADMIN}),  # erase a requester's personal data (crypto-shredding)
 }
+# What `X-On-Behalf-Of` is recorded as when it names the case's requester.
+ON_BEHALF_OF_REQUESTER: Final = "requester"
+# The roles whose accounts may hold (be assigned) a case: those that may work one.
+CASE_HOLDERS: Final = WORKERS
 OPERATIONS: Final = (*CALLS, *(action.path for action in Action))
 
 
@@ -97,3 +114,54 @@ def _not_theirs(case: Case) -> str:
             "(assign it to yourself or claim it from its queue)"
         )
     return f"case {case.reference} is assigned to {case.assignee}; that is a supervisor's call"
+
+
+def narrowed(actor: Actor) -> bool:
+    """Whether the actor sees the narrowed view of a case: what an intake account needs (id,
+    reference, status, channel, external_ref, the messages it recorded, timestamps)."""
+    return actor.role is Role.INTAKE
+
+
+def check_visible(actor: Actor, case_id: UUID, opened_by: str | None) -> None:
+    """Refuses, as not found, a case an intake account did not open (rule: intake sees only the
+    cases it opened; that another exists is not revealed)."""
+    if narrowed(actor) and opened_by != actor.id:
+        raise CaseNotFound(case_id)
+
+
+def check_on_behalf(actor: Actor, operation: str, requester: Requester) -> Actor:
+    """The actor as recorded, after refusing an `X-On-Behalf-Of` that names anyone but the
+    requester of the case concerned.
+
+    Whoever relays or serves the requester (intake, an agent on the phone) may say so: with
+    `requester`, or the requester's id or name as the case has them. It is recorded as
+    `requester`, so that no name or identity number lands in the actor of an event or a read
+    (the case holds them, where erasure finds them). Nobody acts for another account or role.
+    """
+    on_behalf_of = actor.on_behalf_of
+    if on_behalf_of is None or on_behalf_of == ON_BEHALF_OF_REQUESTER:
+        return actor
+    if on_behalf_of in (requester.id, requester.name):
+        return replace(actor, on_behalf_of=ON_BEHALF_OF_REQUESTER)
+    raise Forbidden(
+        actor,
+        operation,
+        "X-On-Behalf-Of may name only the requester of the case (`requester`, or their id or "
+        "name as the case records them); leave it out to act as yourself",
+    )
+
+
+def check_holder(name: str, standing: AccountStanding | None) -> None:
+    """Refuses (422, field `agent`) to give a case to anyone but an enabled account that may
+    hold cases: a case given to a ghost or an auditor would leave every queue, worked by nobody."""
+    if standing is None:
+        raise InvalidCommand("agent", f"no account is named {name!r}")
+    if not standing.enabled:
+        raise InvalidCommand("agent", f"the account {name!r} is disabled")
+    if standing.role not in CASE_HOLDERS:
+        holders = ", ".join(role.value for role in ACCOUNT_ROLES if role in CASE_HOLDERS)
+        raise InvalidCommand(
+            "agent",
+            f"the account {name!r} is an {standing.role.value} account, which cannot hold cases "
+            f"(roles that can: {holders})",
+        )

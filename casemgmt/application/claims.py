@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 
-from casemgmt.application.authorization import authorize
+from casemgmt.application.authorization import Forbidden, authorize
 from casemgmt.application.errors import ConcurrentUpdate, QueueNotFound, StaleVersion
 from casemgmt.domain import Action, ActionNotAllowed, InvalidCommand
 
@@ -54,6 +54,15 @@ class Claims(Generic[Taken]):
     def claim_next(self, queue: str, ctx: Context) -> Case | None:
         """Assigns the next waiting case of `queue` to the caller; None when none waits."""
         authorize(ctx.actor, "claim")
+        if ctx.actor.on_behalf_of is not None:
+            # Refused before a case is taken off the queue: whose case comes next is not known,
+            # so no requester can be named for it (the assignment would be refused half-way).
+            raise Forbidden(
+                ctx.actor,
+                "claim",
+                "a claim takes whichever case is next, so X-On-Behalf-Of cannot name its "
+                "requester; claim without it",
+            )
         names = self.queues.queue_names()
         if queue not in names:
             raise QueueNotFound(queue, names)
@@ -79,7 +88,8 @@ class Claims(Generic[Taken]):
             assigned = self.care_centre.act(
                 case_id, Action.ASSIGN, ctx, expected_version=case.version, agent=ctx.actor.id
             )
-        except (ConcurrentUpdate, StaleVersion, ActionNotAllowed, InvalidCommand):
+        except (ConcurrentUpdate, StaleVersion, ActionNotAllowed, InvalidCommand, Forbidden):
+            # Forbidden: someone took it meanwhile, and it is not the caller's to take from them.
             now = self.care_centre.find_case(case_id)
             return None, now is not None and now.waits_for_agent
         return assigned, False

@@ -1,22 +1,59 @@
-"""Who may call the API: named accounts, one role each, bearer tokens kept only as hashes."""
+"""Who may call the API: named accounts, one role each, bearer tokens kept only as hashes.
+
+The token lifecycle: a token may expire (`expires_at`; a rotation gives the new token the same
+lifetime), an account may be disabled and enabled again, and its token rotated (the old one stops
+working with the statement that stores the new hash). Every change is recorded in
+`account_changes` by the same statement that makes it, so no change goes unrecorded. Nothing is
+cached: a disabled account's next request is refused. The last use is written at most once a
+minute per account, as part of the query that authenticates, so a busy token costs no extra write.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from eventsourcing.persistence import IntegrityError
 
+from casemgmt.application.directory import (
+    MAX_LIFETIME,
+    AccountDirectory,
+    AccountError,
+    AccountExists,
+    AccountNotFound,
+    AccountStanding,
+    Change,
+    TokenRefused,
+)
 from casemgmt.domain import ACCOUNT_ROLES, Role
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from casemgmt.persistence.datastore import Datastore
 
+__all__ = [
+    "MAX_LIFETIME",
+    "Account",
+    "AccountChange",
+    "AccountError",
+    "AccountExists",
+    "AccountNotFound",
+    "AccountRecord",
+    "Accounts",
+    "Change",
+    "TokenRefused",
+    "parse_lifetime",
+]
 
-class AccountError(ValueError):
-    """An account cannot be created as asked; the message says why."""
+# Account names appear in URLs (/accounts/{name}) and as a case's assignee.
+ACCOUNT_NAME: Final = re.compile(r"[\w.@+-]{1,100}")
+# How long a recorded last use stays good enough: more often would be a write per request.
+LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -28,39 +65,261 @@ class Account:
     role: Role
 
 
-class Accounts:
-    """Accounts in PostgreSQL (table `accounts`, created by migration 0002)."""
+@dataclass(frozen=True)
+class AccountRecord:
+    """An account as administrators see it: its token's lifecycle, never the token."""
 
-    def __init__(self, datastore: Datastore) -> None:
+    name: str
+    role: Role
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    disabled_at: datetime | None
+
+    def state_at(self, now: datetime) -> str:
+        """active, disabled or expired."""
+        if self.disabled_at is not None:
+            return "disabled"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """One change to an account: what, when, by whom (an account name, or `cli:` and the
+    operating-system user for the command line)."""
+
+    account: str
+    change: Change
+    changed_by: str
+    changed_at: datetime
+    detail: str | None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_RECORD: Final = "name, role, created_at, last_used_at, expires_at, disabled_at"
+# Records a change made by the CTE `changed` (which returns id, name and the record): one
+# statement, so the change and its record commit together or not at all. `{detail}` is SQL.
+_RECORD_CHANGE: Final = (
+    "recorded AS (INSERT INTO account_changes"
+    " (account_id, account_name, change, changed_by, changed_at, detail)"
+    " SELECT id, name, %s, %s, %s, {detail} FROM changed)"
+)
+_EXPIRY_DETAIL: Final = (
+    "CASE WHEN expires_at IS NULL THEN 'the token does not expire' ELSE 'the token expires at '"
+    " || to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') END"
+)
+_AUTHENTICATE: Final = (
+    "WITH found AS (SELECT id, name, role, disabled_at, expires_at FROM accounts"
+    " WHERE token_hash = %(hash)s),"
+    " touched AS (UPDATE accounts SET last_used_at = %(now)s FROM found"
+    " WHERE accounts.id = found.id AND found.disabled_at IS NULL"
+    " AND (found.expires_at IS NULL OR found.expires_at > %(now)s)"
+    " AND (accounts.last_used_at IS NULL OR accounts.last_used_at < %(stale)s))"
+    " SELECT id, name, role, disabled_at, expires_at FROM found"
+)
+
+
+class Accounts(AccountDirectory):
+    """Accounts in PostgreSQL (table `accounts`, migrations 0002 and 0010)."""
+
+    def __init__(self, datastore: Datastore, clock: Callable[[], datetime] = utc_now) -> None:
         self.datastore = datastore
+        self.clock = clock
 
-    def add(self, name: str, role: Role | str) -> tuple[Account, str]:
+    # -- the lifecycle ----------------------------------------------------------------------------
+
+    def add(
+        self,
+        name: str,
+        role: Role | str,
+        *,
+        expires_in: timedelta | None = None,
+        by: str = "cli",
+    ) -> tuple[Account, str]:
         """Create an account; return it with its token, which is shown once and never stored."""
         name = name.strip()
-        if not name:
-            raise AccountError("the account needs a name")
+        if not ACCOUNT_NAME.fullmatch(name):
+            raise AccountError(
+                f"{name!r} is not an account name: 1 to 100 letters, digits or . _ @ + -"
+            )
         role = _account_role(role)
+        lifetime = _lifetime(expires_in)
         token = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires_at = None if lifetime is None else now + lifetime
+        record_change = _RECORD_CHANGE.format(detail=f"'role ' || role || '; ' || {_EXPIRY_DETAIL}")
         try:
             rows = self.datastore.execute(
-                "INSERT INTO accounts (name, role, token_hash) VALUES (%s, %s, %s) RETURNING id",
-                [name, role.value, _hash(token)],
+                "WITH changed AS (INSERT INTO accounts"
+                " (name, role, token_hash, created_at, expires_at, token_lifetime)"
+                " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id, name, role, expires_at),"
+                f" {record_change} SELECT id FROM changed",
+                [
+                    name,
+                    role.value,
+                    _hash(token),
+                    now,
+                    expires_at,
+                    lifetime,
+                    Change.CREATED.value,
+                    by,
+                    now,
+                ],
                 retries=0,
             )
         except IntegrityError:
-            raise AccountError(f"an account named {name!r} already exists") from None
+            raise AccountExists(f"an account named {name!r} already exists") from None
         return Account(id=rows[0][0], name=name, role=role), token
 
-    def authenticate(self, token: str) -> Account | None:
-        """The account a bearer token belongs to, or None for an unknown or disabled one."""
+    def disable(self, name: str, *, by: str = "cli") -> tuple[AccountRecord, bool]:
+        """Disable the account: its token is refused from its next request on. Returns the
+        account and whether it changed (False: it was disabled already)."""
+        return self._change(name, Change.DISABLED, "disabled_at = %s", "disabled_at IS NULL", by)
+
+    def enable(self, name: str, *, by: str = "cli") -> tuple[AccountRecord, bool]:
+        """Enable a disabled account again (its token, unless expired, works again)."""
+        return self._change(
+            name, Change.ENABLED, "disabled_at = NULL", "disabled_at IS NOT NULL", by
+        )
+
+    def rotate(
+        self, name: str, *, by: str = "cli", expires_in: timedelta | None = None
+    ) -> tuple[AccountRecord, str]:
+        """Give the account a new token, returned once; the old one stops working at once.
+
+        The new token lives `expires_in`, or as long as the account's tokens were given to live
+        (none: it does not expire).
+        """
+        token = secrets.token_urlsafe(32)
+        lifetime = _lifetime(expires_in)
+        now = self.clock()
+        lifetime_sql = "token_lifetime" if lifetime is None else "%s::interval"
+        assignments = (
+            f"token_hash = %s, token_lifetime = {lifetime_sql}, expires_at = %s + {lifetime_sql}"
+        )
+        values: list[Any] = [_hash(token)]
+        values += [] if lifetime is None else [lifetime]
+        values += [now] + ([] if lifetime is None else [lifetime])
+        record, _ = self._change(
+            name, Change.ROTATED, assignments, "TRUE", by, values=values, detail=_EXPIRY_DETAIL
+        )
+        return record, token
+
+    def _change(
+        self,
+        name: str,
+        change: Change,
+        assignments: str,
+        condition: str,
+        by: str,
+        *,
+        values: list[Any] | None = None,
+        detail: str = "NULL",
+    ) -> tuple[AccountRecord, bool]:
+        now = self.clock()
+        if values is None:
+            values = [now] if "%s" in assignments else []
         rows = self.datastore.execute(
-            "SELECT id, name, role FROM accounts WHERE token_hash = %s AND disabled_at IS NULL",
-            [_hash(token)],
+            f"WITH changed AS (UPDATE accounts SET {assignments}"
+            f" WHERE name = %s AND {condition} RETURNING id, {_RECORD}),"
+            f" {_RECORD_CHANGE.format(detail=detail)} SELECT {_RECORD} FROM changed",
+            [*values, name, change.value, by, now],
+            retries=0,
+        )
+        if rows:
+            return _record(rows[0]), True
+        return self.get(name), False  # unchanged: raises AccountNotFound when there is none
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get(self, name: str) -> AccountRecord:
+        rows = self.datastore.execute(f"SELECT {_RECORD} FROM accounts WHERE name = %s", [name])
+        if not rows:
+            raise AccountNotFound(f"no account is named {name!r}")
+        return _record(rows[0])
+
+    def everyone(self) -> list[AccountRecord]:
+        """Every account, by name."""
+        rows = self.datastore.execute(f"SELECT {_RECORD} FROM accounts ORDER BY name")
+        return [_record(row) for row in rows]
+
+    def changes(self, name: str) -> list[AccountChange]:
+        """Every change to the account, oldest first."""
+        self.get(name)
+        rows = self.datastore.execute(
+            "SELECT account_name, change, changed_by, changed_at, detail FROM account_changes"
+            " WHERE account_name = %s ORDER BY id",
+            [name],
+        )
+        return [AccountChange(row[0], Change(row[1]), *row[2:]) for row in rows]
+
+    def standing(self, name: str) -> AccountStanding | None:
+        rows = self.datastore.execute(
+            "SELECT role, disabled_at IS NULL FROM accounts WHERE name = %s", [name]
         )
         if not rows:
             return None
-        account_id, name, role = rows[0]
+        role, enabled = rows[0]
+        return AccountStanding(name, Role(role), bool(enabled))
+
+    # -- signing in -------------------------------------------------------------------------------
+
+    def verify(self, token: str) -> Account:
+        """The account a bearer token belongs to; TokenRefused, saying why, for an unknown,
+        disabled or expired one. Records the use (to the minute)."""
+        now = self.clock()
+        rows = self.datastore.execute(
+            _AUTHENTICATE, {"hash": _hash(token), "now": now, "stale": now - LAST_USED_RESOLUTION}
+        )
+        if not rows:
+            raise TokenRefused("the bearer token is unknown")
+        account_id, name, role, disabled_at, expires_at = rows[0]
+        if disabled_at is not None:
+            raise TokenRefused("the bearer token's account is disabled")
+        if expires_at is not None and expires_at <= now:
+            raise TokenRefused(
+                f"the bearer token expired at {expires_at.isoformat()}; "
+                "ask an administrator to rotate it"
+            )
         return Account(id=account_id, name=name, role=Role(role))
+
+    def authenticate(self, token: str) -> Account | None:
+        """The account a bearer token belongs to, or None for an unknown, disabled or expired
+        one."""
+        try:
+            return self.verify(token)
+        except TokenRefused:
+            return None
+
+
+def parse_lifetime(raw: str) -> timedelta:
+    """A token's lifetime: whole days (`90`) or an ISO-8601 duration in days or weeks (`P90D`,
+    `P12W`)."""
+    text = raw.strip().upper()
+    number, unit = text, "D"
+    if text.startswith("P") and text[-1:] in ("D", "W"):
+        number, unit = text[1:-1], text[-1]
+    if not number.isdigit():
+        raise AccountError(f"{raw!r} is not a token lifetime: give whole days (90) or P90D, P12W")
+    return timedelta(days=int(number) * (7 if unit == "W" else 1))
+
+
+def _lifetime(expires_in: timedelta | None) -> timedelta | None:
+    if expires_in is None:
+        return None
+    if not timedelta(0) < expires_in <= MAX_LIFETIME:
+        raise AccountError(f"a token lives from 1 day to {MAX_LIFETIME.days} days")
+    return expires_in
+
+
+def _record(row: tuple[Any, ...]) -> AccountRecord:
+    name, role, *moments = row
+    return AccountRecord(name, Role(role), *moments)
 
 
 def _account_role(role: Role | str) -> Role:

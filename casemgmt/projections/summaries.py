@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Case, Status
+from casemgmt.domain.requests import ERASED
 from casemgmt.domain.sla import ClockState, clock_from_dict
 from casemgmt.readmodels.case_summary import CaseSummary
 
@@ -42,11 +43,13 @@ def evolve(
 
 
 def words_added(event: Case.Event) -> str | None:
-    """What the event adds to the searchable text of its case: subject, body, messages."""
+    """What the event adds to the searchable text of its case: subject, body, messages (none of
+    what reads as erased)."""
     if isinstance(event, Case.Received):
-        return f"{event.subject}\n{event.body}" if event.body else event.subject
+        words = [text for text in (event.subject, event.body) if text and text != ERASED]
+        return "\n".join(words) or None
     if isinstance(event, Case.Replied | Case.InformationRequested | Case.CitizenMessageReceived):
-        return event.message
+        return None if event.message == ERASED else event.message
     return None
 
 
@@ -73,6 +76,8 @@ def _received(event: Case.Received) -> CaseSummary:
         resolution_breached=False,
         last_activity_at=event.timestamp,
         version=event.originator_version,
+        opened_by=event.actor["id"],
+        external_ref=event.external_ref,
     )
 
 
@@ -121,6 +126,10 @@ def _merged_into(summary: CaseSummary, event: Any) -> None:
     summary.merged_into = event.into
 
 
+def _requester_erased(summary: CaseSummary, _: Any) -> None:
+    summary.subject = ERASED  # the search text goes too (`case_list`)
+
+
 def _clock(summary: CaseSummary, event: Any) -> None:
     """An SLA event carries its clock as it is after it: copy what lists and the timer need."""
     clock = clock_from_dict(event.state)
@@ -149,6 +158,7 @@ _CHANGES: Final[dict[type[Case.Event], Callable[[CaseSummary, Any], None]]] = {
     Case.Reopened: _reopened,
     Case.Closed: _closed,
     Case.MergedInto: _merged_into,
+    Case.RequesterErased: _requester_erased,
     Case.SlaClockStarted: _clock,
     Case.SlaClockPaused: _clock,
     Case.SlaClockResumed: _clock,

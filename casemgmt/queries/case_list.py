@@ -50,6 +50,7 @@ def search_cases(
     queue: Values = None,
     assignee: Values = None,
     escalation_level: int | Sequence[int] | None = None,
+    opened_by: Values = None,
     breached: bool | None = None,
     at_risk: bool | None = None,
     now: datetime | None = None,
@@ -78,6 +79,7 @@ def search_cases(
         "queue": queue,
         "assignee": assignee,
         "escalation_level": escalation_level,
+        "opened_by": opened_by,  # an intake account's own cases
     }
     for column, value in filters.items():
         if value is not None:

@@ -51,6 +51,10 @@ class CaseSummary:
     resolution_state: str | None = None
     resolution_alarm_at: datetime | None = None
     next_sla_alarm_at: datetime | None = None
+    # Who opened the case (the account of its `Received`) and the channel's own reference: an
+    # intake account lists only the cases it opened (migration 0010; a rebuild fills old rows).
+    opened_by: str | None = None
+    external_ref: str | None = None
 
     @property
     def breached(self) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from casemgmt.api import create_app
+from casemgmt.api.context import EXTENSION
+from casemgmt.api.presenters import case_view
 from casemgmt.bootstrap import build
 from casemgmt.domain import Role
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingRules
@@ -122,11 +124,18 @@ def inquiry(channel: str = "email", **fields: Any) -> dict[str, Any]:
 
 
 def open_case(caller: Caller, **fields: Any) -> dict[str, Any]:
-    """Opens a case and returns its view."""
+    """Opens a case and returns its whole view, as a supervisor reads it (an intake account is
+    answered with the narrowed view only)."""
     response = caller.post("/api/v1/cases", inquiry(**fields))
     assert response.status_code == 201, response.get_json()
-    view: dict[str, Any] = response.get_json()
-    return view
+    return whole_view(caller, response.get_json()["id"])
+
+
+def whole_view(caller: Caller, case_id: str) -> dict[str, Any]:
+    """The case as a supervisor sees it, read from the application (no read is recorded)."""
+    container: Container = caller.client.application.extensions[EXTENSION]
+    case = container.care_centre.get_case(UUID(case_id))
+    return case_view(case, container.routing, container.sla_policy, container.clock())
 
 
 # -- projections: the case list and the work queues ----------------------------------------------

@@ -188,7 +188,8 @@ def test_every_read_of_a_case_is_recorded_with_who_which_view_and_request(
         (f"{path}/history", {}, "history"),
     ]
     for at, query, view in reads:
-        headers = agent.headers(**{"X-Correlation-ID": f"read-{view}", "X-On-Behalf-Of": "c-7"})
+        on_behalf = {"X-On-Behalf-Of": "0123456789"}  # the requester, by their id
+        headers = agent.headers(**{"X-Correlation-ID": f"read-{view}", **on_behalf})
         response = agent.client.get(at, query_string=query, headers=headers)
         assert response.status_code == 200, response.get_json()
     assert agent.get(f"/api/v1/cases/{uuid4()}").status_code == 404  # nothing was read
@@ -203,7 +204,11 @@ def test_every_read_of_a_case_is_recorded_with_who_which_view_and_request(
         (view, f"read-{view}") for _, _, view in reads
     ]
     for read in recorded["items"]:
-        assert (read["account"], read["role"], read["on_behalf_of"]) == (agent.name, "agent", "c-7")
+        assert (read["account"], read["role"], read["on_behalf_of"]) == (
+            agent.name,
+            "agent",
+            "requester",
+        )
         assert (read["case_id"], read["case_reference"]) == (case["id"], case["reference"])
     by_agent = auditor.get("/api/v1/audit/reads", query_string={"actor": agent.name})
     assert by_agent.get_json()["total"] == len(reads)

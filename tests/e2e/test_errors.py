@@ -180,16 +180,16 @@ def test_a_body_over_the_limit_is_too_large(intake: Caller) -> None:
 
 
 def test_an_unexpected_error_is_a_problem_without_a_traceback(
-    intake: Caller, monkeypatch: pytest.MonkeyPatch
+    agent: Caller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = intake.client.application
+    app = agent.client.application
     centre = app.extensions["casemgmt"].care_centre
 
     def broken(*_: Any, **__: Any) -> None:
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(centre, "history", broken)
-    found = problem(intake.get(f"/api/v1/cases/{uuid4()}/history"), 500)
+    found = problem(agent.get(f"/api/v1/cases/{uuid4()}/history"), 500)
 
     assert "secret" not in str(found)
     assert found["correlation_id"]

@@ -144,6 +144,8 @@ def test_a_case_row_follows_the_case_through_its_life(setup: Setup) -> None:
         resolution_state="met",
         resolution_alarm_at=None,
         next_sla_alarm_at=None,  # no clock runs
+        opened_by="mail-gateway",  # the intake account that opened it lists it
+        external_ref=None,
     )
     clocks = app.get_case(case_id).clocks
     assert [(row.first_response_due, row.resolution_due)] == [

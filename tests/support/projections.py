@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from casemgmt.settings import Settings
 
 _databases = itertools.count(1)
+# Agents with accounts in every fresh setup: the scenarios assign cases to them by name.
+AGENTS = ("lan.nguyen", "binh.le", "mai.tran")
 
 
 @dataclasses.dataclass
@@ -68,7 +70,8 @@ class Setup:
 
 @contextmanager
 def fresh_setup(servers: Settings, *, redis_db: int | None = None) -> Iterator[Setup]:
-    """A new database and key prefix, dropped and deleted when the block ends."""
+    """A new database and key prefix, dropped and deleted when the block ends; the `AGENTS` have
+    accounts in it."""
     assert servers.database_url is not None and servers.redis_url is not None
     name = f"casemgmt_projection_{os.getpid()}_{next(_databases)}"
     redis_url = (
@@ -82,6 +85,8 @@ def fresh_setup(servers: Settings, *, redis_db: int | None = None) -> Iterator[S
             redis_key_prefix=f"test-{uuid4().hex[:10]}",
         )
         container = build(settings)
+        for agent in AGENTS:  # whom the scenarios give cases to: `assign` names accounts
+            container.accounts.add(agent, Role.AGENT)
         prefix = container.work_queues.keys.prefix
         try:
             yield Setup(
