@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import fields, is_dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -35,7 +35,7 @@ from casemgmt.domain.lifecycle import (
     allowed_actions,
     next_status,
 )
-from casemgmt.domain.requests import Category, Channel, Priority, Requester
+from casemgmt.domain.requests import ERASED, Category, Channel, Priority, Requester
 from casemgmt.domain.sla import (
     Alarm,
     ClockChange,
@@ -78,6 +78,9 @@ class Case(Aggregate):
         cause: str
         correlation_id: str
         status: str
+        # Where the requester's personal data sits in the event's state: sealed with their own
+        # key when stored, read as erased once it is destroyed (persistence/shredding.py).
+        personal: ClassVar[tuple[str, ...]] = ()
 
         def apply(self, aggregate: Case) -> None:
             aggregate.status = Status(self.status)
@@ -91,6 +94,7 @@ class Case(Aggregate):
             return str(self.actor.get("on_behalf_of") or self.actor["id"])
 
     class Received(Event, Aggregate.Created):
+        personal = ("requester.id", "requester.name", "requester.contact", "subject", "body")
         reference: str
         channel: str
         external_ref: str | None
@@ -126,6 +130,7 @@ class Case(Aggregate):
             case.assignee = None
 
     class Replied(Event):
+        personal = ("message",)
         message: str
 
         def change(self, case: Case) -> None:
@@ -141,6 +146,7 @@ class Case(Aggregate):
             case.notes.append(Note(self.author, self.text, self.timestamp))
 
     class InformationRequested(Event):
+        personal = ("message",)
         message: str
 
         def change(self, case: Case) -> None:
@@ -148,6 +154,7 @@ class Case(Aggregate):
             case.first_response_at = case.first_response_at or self.timestamp
 
     class CitizenMessageReceived(Event):
+        personal = ("message",)
         message: str
 
         def change(self, case: Case) -> None:
@@ -204,11 +211,28 @@ class Case(Aggregate):
             case.merged_from.append(self.merged_case)
 
     class FeedbackRecorded(Event):
+        personal = ("comment",)
         score: int
         comment: str | None
 
         def change(self, case: Case) -> None:
             case.feedback = Feedback(self.score, self.comment, self.timestamp)
+
+    class RequesterErased(Event):
+        """The requester's personal data was erased: their key destroyed (the data reads as
+        erased in every event before this one) and the conversation blanked on the case."""
+
+        reason: str
+
+        def change(self, case: Case) -> None:
+            case.requester = case.requester.erased()
+            case.subject = ERASED
+            case.body = None if case.body is None else ERASED
+            case.messages = [replace(message, text=ERASED) for message in case.messages]
+            feedback = case.feedback
+            if feedback is not None and feedback.comment is not None:
+                case.feedback = replace(feedback, comment=ERASED)
+            case.erased_at = self.timestamp
 
     # -- SLA clocks: each event carries the clock as it is after it (`sla.clock_as_dict`) -----
 
@@ -272,6 +296,16 @@ class Case(Aggregate):
     class Snapshot(AggregateSnapshot):
         """A snapshot whose state is JSON-native, so the default transcoder stores it as it is."""
 
+        personal: ClassVar[tuple[str, ...]] = (
+            "state.requester.id",
+            "state.requester.name",
+            "state.requester.contact",
+            "state.subject",
+            "state.body",
+            "state.messages.*.text",
+            "state.feedback.comment",
+        )
+
         @classmethod
         def take(cls, aggregate: MutableOrImmutableAggregate[UUID]) -> Self:
             snapshot = super().take(aggregate)
@@ -285,6 +319,7 @@ class Case(Aggregate):
             assert isinstance(case, Case)
             # Attributes added after snapshots were first taken (clocks since the SLA release).
             case.__dict__.setdefault("clocks", {})
+            case.__dict__.setdefault("erased_at", None)  # since requester erasure
             for name, restore in _VALUE_OBJECTS.items():
                 setattr(case, name, restore(getattr(case, name)))
             if "first_response_at" not in case.__dict__:  # the first message out, as events say
@@ -332,6 +367,7 @@ class Case(Aggregate):
         self.resolution: str | None = None
         self.resolution_summary: str | None = None
         self.feedback: Feedback | None = None
+        self.erased_at: datetime | None = None  # when the requester's data was erased
 
     @property
     def last_activity_at(self) -> datetime:
@@ -527,6 +563,13 @@ class Case(Aggregate):
         self.check_score(score)
         comment = optional_text("comment", comment)
         self._record(self.FeedbackRecorded, ctx, status, score=score, comment=comment)
+
+    def erase_requester(self, reason: str, ctx: Context) -> None:
+        """Records that the requester's personal data was erased (in any state, the status kept)."""
+        if self.erased_at is not None:
+            raise InvalidCommand("requester", f"case {self.reference}'s requester is erased")
+        reason = require_text("reason", reason)
+        self._record(self.RequesterErased, ctx, self.status, reason=reason)
 
     # -- SLA clocks ------------------------------------------------------------------------------
 

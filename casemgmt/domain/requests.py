@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from casemgmt.domain.validation import optional_text, require_member, require_text
+
+# What a requester's erased data reads as: their name, the text of the conversation (their
+# identifier and contact read as null). Written in place of the data in every stored event and
+# snapshot; the data itself is sealed with the requester's own key (persistence/shredding.py).
+ERASED: Final = "[erased]"
+
+
+def erased_value(path: str) -> str | None:
+    """What the personal datum at `path` ("requester.name", "message") reads as once erased."""
+    return None if path.endswith((".id", ".contact")) else ERASED
 
 
 class Channel(StrEnum):
@@ -67,6 +77,10 @@ class Requester:
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "id": self.id, "name": self.name, "contact": self.contact}
+
+    def erased(self) -> Requester:
+        """The requester once erased: only the kind (citizen, employer, organisation) is left."""
+        return Requester(self.kind, None, ERASED, None)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Requester:

@@ -5,6 +5,9 @@ Select it with ``PERSISTENCE_MODULE=casemgmt.persistence`` and point it at a dat
 eventsourcing). Optional: ``POOL_SIZE`` (default 8), ``POSTGRES_SCHEMA`` (default public),
 ``CREATE_TABLE`` (default yes; the application turns it off once migrations made its tables),
 ``AUDIT_KEY`` (base64: seal the event store's hash chains with it, see chain.py).
+
+Its mapper seals each requester's personal data with a key of their own (shredding.py), so that
+erasing the requester destroys the key instead of rewriting stored events.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
+    Mapper,
     ProcessRecorder,
+    Transcoder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
+from casemgmt.persistence import schema
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
 from casemgmt.persistence.recorders import (
     PostgresAggregateRecorder,
@@ -28,6 +34,7 @@ from casemgmt.persistence.recorders import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
+from casemgmt.persistence.shredding import RequesterKeys, ShreddingMapper
 from casemgmt.settings import SettingsError, positive_int
 
 if TYPE_CHECKING:
@@ -61,6 +68,24 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
         self.datastore = Datastore(
             ConnectionPool(url, size=pool_size),
             schema=self.env.get(self.POSTGRES_SCHEMA) or "public",
+        )
+
+    def mapper(
+        self,
+        transcoder: Transcoder | None = None,
+        mapper_class: type[Mapper[Any]] | None = None,
+    ) -> Mapper[Any]:
+        """eventsourcing's mapper, unless chosen otherwise, sealing requesters' personal data."""
+        if mapper_class is not None or self.env.get(self.MAPPER_TOPIC):
+            return super().mapper(transcoder, mapper_class)
+        return ShreddingMapper(
+            transcoder or self.transcoder(),
+            compressor=self.compressor(),
+            cipher=self.cipher(),
+            keys=RequesterKeys(self.datastore),
+            events_table=schema.qualified(
+                self.datastore.schema, f"{self._prefix('stored')}_events"
+            ),
         )
 
     def _prefix(self, default: str) -> str:

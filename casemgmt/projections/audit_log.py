@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any, Final
 from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, UUIDAsHex
 
 from casemgmt.domain import Case
+from casemgmt.domain.requests import erased_value
 from casemgmt.projections.base import PositionMoved
 from casemgmt.projections.tables import TableProjection
 from casemgmt.readmodels.audit_entry import (
     CASE_STATES_TABLE,
     ENTRY_COLUMNS,
+    EVENT_TYPES,
     EVENTS_TABLE,
     AuditEntry,
     Replay,
@@ -59,6 +61,16 @@ _UPSERT_STATES: Final = (
 )
 # Left out of a kept case: no change in words looks at them, and they are what makes a case big.
 _NOT_KEPT: Final[dict[str, Any]] = {"messages": [], "notes": [], "body": None}
+# Where any kind of event holds personal data ("requester.name", "message"), as jsonb paths.
+_PERSONAL_PATHS: Final = sorted(
+    {path for name in EVENT_TYPES for path in getattr(Case, name).personal}
+)
+# Run after the batch's rows are inserted, so a row of the same batch is erased too; a value that
+# is already null (no body) stays null.
+_ERASE: Final = (
+    f"UPDATE {EVENTS_TABLE} SET data = jsonb_set(data, %s::text[], %s::jsonb)"
+    " WHERE case_id = ANY(%s::uuid[]) AND jsonb_typeof(data #> %s::text[]) = 'string'"
+)
 
 
 class AuditLogProjection(TableProjection):
@@ -93,12 +105,27 @@ class AuditLogProjection(TableProjection):
         statements: list[Statement] = []
         if entries:
             statements.append((_INSERT, _columns(entries)))
+        statements += _erasures(batch.events)
         # Every case loaded or received here had an event of the batch applied to it.
         kept = [replay.case for replay in replays.values() if replay.case is not None]
         if kept:
             frozen = [[case.id for case in kept], [_freeze(case) for case in kept]]
             statements.append((_UPSERT_STATES, frozen))
         return statements
+
+
+def _erasures(events: Iterable[Case.Event]) -> list[Statement]:
+    """The statements that erase, in the rows of the action log, the personal data of each case
+    whose requester the batch erases (its events before it read as erased from now on)."""
+    erased = list({e.originator_id for e in events if isinstance(e, Case.RequesterErased)})
+    if not erased:
+        return []
+    statements: list[Statement] = []
+    for path in _PERSONAL_PATHS:
+        names = path.split(".")
+        value = json.dumps(erased_value(path))
+        statements.append((_ERASE, [names, value, erased, names]))
+    return statements
 
 
 def _entry(

@@ -98,8 +98,8 @@ class CaseListProjection(TableProjection):
                     type(event).__name__,
                 )
                 continue
-            if row is None or isinstance(event, Case.Received):
-                row = rows[event.originator_id] = _Row(summary, "")
+            if row is None or isinstance(event, Case.Received | Case.RequesterErased):
+                row = rows[event.originator_id] = _Row(summary, "")  # erased: no words are left
             words = words_added(event)
             if words and len(row.search_text) < MAX_SEARCH_TEXT:
                 text = f"{row.search_text}\n{fold(words)}".lstrip("\n")
