@@ -9,37 +9,79 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Final,
+    Protocol,
+    TypeAlias,
+    cast,
+    runtime_checkable,
+)
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError
 
-from casemgmt.application.authorization import authorize, authorize_action
+from casemgmt.application.authorization import (
+    authorize,
+    authorize_action,
+    check_holder,
+    check_on_behalf,
+    check_visible,
+    narrowed,
+)
 from casemgmt.application.errors import (
     CaseNotFound,
     ConcurrentUpdate,
     IntakeConflict,
     StaleVersion,
 )
-from casemgmt.domain import Action, Case, Channel, InvalidCommand, Priority, Role
+from casemgmt.domain import (
+    Action,
+    Case,
+    Channel,
+    Direction,
+    InvalidCommand,
+    Message,
+    Priority,
+    Requester,
+    Role,
+)
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
     from eventsourcing.domain import MutableOrImmutableAggregate
+    from eventsourcing.persistence import StoredEvent
     from eventsourcing.utils import EnvType
 
+    from casemgmt.application.directory import AccountDirectory
     from casemgmt.application.references import ReferenceNumbers
-    from casemgmt.domain import Category, Context, Requester
+    from casemgmt.domain import Actor, Category, Context
     from casemgmt.domain.sla_policy import SlaPolicy
+
+    # A change to a case's clocks under a policy: returns how many events it recorded.
+    _ClockChange: TypeAlias = Callable[[Case, SlaPolicy, Context], int]
 
 # How long after closing a case its requester may still have it reopened, unless told otherwise.
 DEFAULT_REOPEN_WINDOW: Final = timedelta(days=30)
 # How often a command without an expected version is tried when other commands keep winning.
 _ATTEMPTS: Final = 3
+
+
+@runtime_checkable
+class ReadsManyAggregates(Protocol):
+    """A recorder that reads the events of many aggregates in one query (casemgmt's own)."""
+
+    def select_latest_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]: ...
+
+    def select_events_after(
+        self, versions: Mapping[UUID, int]
+    ) -> dict[UUID, list[StoredEvent]]: ...
 
 
 class CareCentre(Application[UUID]):
@@ -59,13 +101,17 @@ class CareCentre(Application[UUID]):
         new_id: Callable[[], UUID] = uuid4,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
         sla_policy: SlaPolicy | None = None,
+        accounts: AccountDirectory | None = None,
     ) -> None:
         """Builds the application; `references` may be left out where no case is opened.
 
-        eventsourcing's projection runner builds it from `env` alone, to follow its event log.
+        `accounts` checks whom `assign` names (`casemgmt.bootstrap` always gives it); without it,
+        as in tests of the lifecycle alone, any name is taken as given. eventsourcing's projection
+        runner builds it from `env` alone, to follow its event log.
         """
         super().__init__(env)
         self.references = references
+        self.accounts = accounts
         self.new_id = new_id
         self.reopen_window = reopen_window
         self.sla_policy = sla_policy  # None: cases have no SLA clocks
@@ -91,6 +137,7 @@ class CareCentre(Application[UUID]):
         Returns the case and whether it was created now.
         """
         authorize(ctx.actor, "open")
+        ctx = replace(ctx, actor=check_on_behalf(ctx.actor, "open", requester))
         if ctx.actor.role is Role.INTAKE:
             # A channel integration's intake is caused by the channel, not by a person.
             ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
@@ -159,14 +206,23 @@ class CareCentre(Application[UUID]):
     ) -> Case:
         """Gives a case one of the declared actions, with its body's fields as keywords.
 
-        Who may give it is decided on the very version the command changes. Without an expected
+        Who may give it is decided on the very version the command changes, before anything else
+        about the case is told (its version, whether the action suits it). Without an expected
         version, a command that lost a race is tried again on the new version, where it is
         authorised and checked again; with one (`If-Match`), the race is reported instead.
         """
         arguments = self._arguments(action, body, ctx)
         for attempt in range(1, _ATTEMPTS + 1):
-            case = self._get_for_change(case_id, expected_version)
+            case = self.get_case(case_id)
             authorize_action(ctx.actor, action, case, arguments.get("agent"))
+            self._check_visible(ctx.actor, case_id)
+            ctx = replace(ctx, actor=check_on_behalf(ctx.actor, action.path, case.requester))
+            if expected_version is not None and expected_version != case.version:
+                raise StaleVersion(case_id, expected_version, case.version)
+            if action is Action.ASSIGN and arguments["agent"] != ctx.actor.id:
+                # Taking a case oneself needs no look-up: the caller's own account signed in, and
+                # its role, allowed to assign, may hold cases.
+                self._check_holder(arguments["agent"])
             others = self._perform(case, action, arguments, ctx)
             self._keep_clocks(case, ctx)
             try:
@@ -212,28 +268,53 @@ class CareCentre(Application[UUID]):
         Each is recorded once: two timers, or one firing twice, find the second time that the
         case already has it (a lost race is tried again on the new version).
         """
-        return self._change_clocks(
-            case_id, ctx, lambda case, policy: case.record_sla_alarms(policy, ctx)
-        )
+        return self._change_clocks(case_id, ctx, _record_alarms)
+
+    def check_sla_of(self, case_ids: Sequence[UUID], ctx: Context) -> dict[UUID, int]:
+        """`check_sla` for many cases at once: read in one query, saved in one transaction.
+
+        Returns the alarms recorded on each case that recorded any. When another command changed
+        one of them meanwhile, nothing of the batch was saved and each case is checked again on
+        its own, on its new version (so each alarm is still recorded once).
+        """
+        return self._change_clocks_of(case_ids, ctx, _record_alarms)
 
     def apply_sla_policy(self, case_id: UUID, ctx: Context) -> int:
         """Recomputes the case's clocks under the policy in force; returns the events recorded."""
+        return self._change_clocks(case_id, ctx, _keep_clocks)
 
-        def keep(case: Case, policy: SlaPolicy) -> int:
-            before = len(case.pending_events)
-            case.keep_clocks(policy, ctx)
-            return len(case.pending_events) - before
+    def apply_sla_policy_to(self, case_ids: Sequence[UUID], ctx: Context) -> dict[UUID, int]:
+        """`apply_sla_policy` for many cases at once, as `check_sla_of` does it."""
+        return self._change_clocks_of(case_ids, ctx, _keep_clocks)
 
-        return self._change_clocks(case_id, ctx, keep)
+    def _change_clocks_of(
+        self, case_ids: Sequence[UUID], ctx: Context, change: _ClockChange
+    ) -> dict[UUID, int]:
+        if self.sla_policy is None:
+            return {}
+        changed: dict[UUID, int] = {}
+        cases: list[Case] = []
+        for case in self.get_cases(case_ids):
+            recorded = change(case, self.sla_policy, ctx)
+            if recorded:
+                changed[case.id] = recorded
+                cases.append(case)
+        if not cases:
+            return changed
+        try:
+            self.save(*cases)
+        except IntegrityError:
+            # One case moved on meanwhile: the batch was not saved; each case goes on its own.
+            again = {case.id: self._change_clocks(case.id, ctx, change) for case in cases}
+            return {case_id: recorded for case_id, recorded in again.items() if recorded}
+        return changed
 
-    def _change_clocks(
-        self, case_id: UUID, ctx: Context, change: Callable[[Case, SlaPolicy], int]
-    ) -> int:
+    def _change_clocks(self, case_id: UUID, ctx: Context, change: _ClockChange) -> int:
         if self.sla_policy is None:
             return 0
         for attempt in range(1, _ATTEMPTS + 1):
             case = self.get_case(case_id)
-            recorded = change(case, self.sla_policy)
+            recorded = change(case, self.sla_policy, ctx)
             if not recorded:
                 return 0
             try:
@@ -258,6 +339,31 @@ class CareCentre(Application[UUID]):
         except AggregateNotFoundError:
             raise CaseNotFound(case_id) from None
 
+    def get_cases(self, case_ids: Sequence[UUID]) -> list[Case]:
+        """The cases as they are now, in the order asked (unknown ids left out): with casemgmt's
+        recorder, two queries for any number of cases instead of two per case."""
+        recorder = self.recorder
+        snapshots = None if self.snapshots is None else self.snapshots.recorder
+        if not isinstance(recorder, ReadsManyAggregates) or (
+            snapshots is not None and not isinstance(snapshots, ReadsManyAggregates)
+        ):
+            return [case for case in map(self.find_case, case_ids) if case is not None]
+        wanted = list(dict.fromkeys(case_ids))
+        latest = {} if snapshots is None else snapshots.select_latest_of(wanted)
+        after = {
+            case_id: latest[case_id].originator_version if case_id in latest else 0
+            for case_id in wanted
+        }
+        stored = recorder.select_events_after(after)
+        cases: list[Case] = []
+        for case_id in wanted:
+            records = ([latest[case_id]] if case_id in latest else []) + stored.get(case_id, [])
+            events = (self.mapper.to_domain_event(record) for record in records)
+            case = project_aggregate(None, events)
+            if case is not None:
+                cases.append(cast("Case", case))
+        return cases
+
     def find_case(self, case_id: UUID) -> Case | None:
         """The case as it is now, or None when there is no such case."""
         try:
@@ -279,6 +385,51 @@ class CareCentre(Application[UUID]):
             raise InvalidCommand("version", "must be at least 1")
         return self._get_version(case_id, version)
 
+    def read_case(
+        self,
+        case_id: UUID,
+        actor: Actor,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> tuple[Case, Actor]:
+        """`case_at` for a reader, and the reader as the read is to be recorded: an intake
+        account finds only the cases it opened, and `X-On-Behalf-Of` names the case's requester."""
+        authorize(actor, "read")
+        self._check_visible(actor, case_id)
+        case = self.case_at(case_id, version=version, as_of=as_of)
+        return case, check_on_behalf(actor, "read", case.requester)
+
+    def read_history(self, case_id: UUID, actor: Actor) -> tuple[list[Case.Event], Actor]:
+        """`history` for a reader allowed every event of a case (notes included), and the reader
+        as the read is to be recorded."""
+        authorize(actor, "read-history")
+        events = self.history(case_id)
+        received = cast("Case.Received", events[0])
+        reader = check_on_behalf(actor, "read-history", Requester.from_dict(received.requester))
+        return events, reader
+
+    def opened_by(self, case_id: UUID) -> str:
+        """The account that opened the case (the actor of its `Received`)."""
+        first = list(self.events.get(case_id, lte=Case.INITIAL_VERSION))
+        if not first:
+            raise CaseNotFound(case_id)
+        return str(cast("Case.Event", first[0]).actor["id"])
+
+    def messages_recorded_by(self, case_id: UUID, account: str, version: int) -> list[Message]:
+        """The requester's words that `account` delivered, up to `version`: the inquiry it opened
+        the case with and the messages it added (what an intake account sees of its case)."""
+        recorded: list[Message] = []
+        for event in self.events.get(case_id, lte=version):
+            if cast("Case.Event", event).actor["id"] != account:
+                continue
+            if isinstance(event, Case.Received):
+                text = f"{event.subject}\n\n{event.body}" if event.body else event.subject
+                recorded.append(Message(Direction.IN, event.author, text, event.received_at))
+            elif isinstance(event, Case.CitizenMessageReceived):
+                recorded.append(Message(Direction.IN, event.author, event.message, event.timestamp))
+        return recorded
+
     def history(self, case_id: UUID) -> list[Case.Event]:
         """Every event of the case, in order."""
         events = [cast("Case.Event", event) for event in self.events.get(case_id)]
@@ -294,11 +445,13 @@ class CareCentre(Application[UUID]):
             raise RuntimeError(msg)
         return self.references.next_reference(received_at)
 
-    def _get_for_change(self, case_id: UUID, expected_version: int | None) -> Case:
-        case = self.get_case(case_id)
-        if expected_version is not None and expected_version != case.version:
-            raise StaleVersion(case_id, expected_version, case.version)
-        return case
+    def _check_holder(self, agent: str) -> None:
+        if self.accounts is not None:
+            check_holder(agent, self.accounts.standing(agent))
+
+    def _check_visible(self, actor: Actor, case_id: UUID) -> None:
+        if narrowed(actor):
+            check_visible(actor, case_id, self.opened_by(case_id))
 
     def _save(self, case: Case, *others: Case) -> Case:
         """Saves the cases' new events in one transaction; a lost race is a ConcurrentUpdate."""
@@ -329,3 +482,13 @@ class CareCentre(Application[UUID]):
             detail = f"case {case_id} did not exist yet at {as_of.isoformat()}"
             raise CaseNotFound(case_id, detail)
         return version
+
+
+def _record_alarms(case: Case, policy: SlaPolicy, ctx: Context) -> int:
+    return case.record_sla_alarms(policy, ctx)
+
+
+def _keep_clocks(case: Case, policy: SlaPolicy, ctx: Context) -> int:
+    before = len(case.pending_events)
+    case.keep_clocks(policy, ctx)
+    return len(case.pending_events) - before

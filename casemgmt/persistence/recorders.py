@@ -42,7 +42,7 @@ from casemgmt.persistence.group_commit import GroupCommit
 from casemgmt.persistence.locks import advisory_lock_key
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from uuid import UUID
 
     from casemgmt.persistence.datastore import Datastore
@@ -111,12 +111,34 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
         if limit is not None:
             query += " LIMIT %s"
             params.append(limit)
-        return [
-            StoredEvent(
-                originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
-            )
-            for row in self.datastore.execute(query, params)
-        ]
+        return [_stored(row) for row in self.datastore.execute(query, params)]
+
+    def select_latest_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
+        """The last event of each of several aggregates (here: the latest snapshot), one query."""
+        query = (
+            f"SELECT DISTINCT ON (originator_id) {_COLUMNS} FROM {self.events_table} "
+            "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version DESC"
+        )
+        rows = self.datastore.execute(query, [list(originator_ids)])
+        return {row[0]: _stored(row) for row in rows}
+
+    def select_events_after(self, versions: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
+        """Every event of several aggregates after the version given for each, in one query:
+        what loading many cases at once costs (the SLA timer, `casemgmt sla apply`)."""
+        if not versions:
+            return {}
+        query = (
+            f"SELECT {', '.join(f'e.{column}' for column in _COLUMNS.split(', '))} "
+            f"FROM unnest(%s::uuid[], %s::bigint[]) AS wanted(originator_id, after) "
+            f"JOIN {self.events_table} e ON e.originator_id = wanted.originator_id "
+            "AND e.originator_version > wanted.after "
+            "ORDER BY e.originator_id, e.originator_version"
+        )
+        rows = self.datastore.execute(query, [list(versions), list(versions.values())])
+        found: dict[UUID, list[StoredEvent]] = {}
+        for row in rows:
+            found.setdefault(row[0], []).append(_stored(row))
+        return found
 
     def _executing(self, query: str, params: Sequence[Any]) -> Callable[[int], list[Any]]:
         """A write of one round trip: `query` given `retries` on a lost connection."""
@@ -478,6 +500,12 @@ class PostgresProcessRecorder(
         # A position alone: if it stands at or past ours, what we meant to record is recorded.
         position = self.max_tracking_id(tracking.application_name)
         return [] if position is not None and position >= tracking.notification_id else None
+
+
+def _stored(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(
+        originator_id=row[0], originator_version=row[1], topic=row[2], state=bytes(row[3])
+    )
 
 
 def _values_of(stored_events: Sequence[StoredEvent]) -> list[Any]:

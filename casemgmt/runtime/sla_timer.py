@@ -13,6 +13,7 @@ apply` does), so a changed policy file takes effect at start-up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from typing import TYPE_CHECKING, Final
@@ -39,8 +40,10 @@ logger = logging.getLogger(__name__)
 TIMER: Final = Actor("sla-timer", Role.SYSTEM)
 # Cases whose clocks a new policy or calendar can still move.
 OPEN_STATUSES: Final = ["received", "triaged", "in_progress", "awaiting_citizen"]
-# How many due alarms one poll takes on; the rest wait for the next poll, a moment later.
+# How many due alarms one poll takes on; the rest are taken by the next poll, at once.
 BATCH: Final = 500
+# How many cases are read in one query and saved in one transaction.
+CHUNK: Final = 100
 
 
 class SlaTimer(ElectedRunner):
@@ -73,28 +76,42 @@ class SlaTimer(ElectedRunner):
         self.apply_changed_policy()
         while not self.stopping.is_set():
             lock.check()
-            self.fire_due()
-            self.stopping.wait(self.poll_seconds)
+            if not self._fire_due():  # nothing new was due: wait for the next poll
+                self.stopping.wait(self.poll_seconds)
 
     def fire_due(self) -> int:
-        """Records every alarm due now; returns how many were recorded."""
-        now = self.clock()
+        """Records every alarm due now (up to a batch); returns how many were recorded."""
+        return self._fire_due()[1]
+
+    def _fire_due(self) -> tuple[int, int]:
+        """Records the alarms due now; returns (cases asked, alarms recorded)."""
+        due = alarms_due(self.datastore, self.clock(), BATCH)
+        # A case asked already whose case-list row has not caught up with the answer yet is
+        # not asked again (asking would record nothing, but cost a load).
+        new = [case_id for case_id, alarm_at in due if self._seen.get(case_id) != alarm_at]
+        self._seen.update((case_id, alarm_at) for case_id, alarm_at in due)
         recorded = 0
-        due = alarms_due(self.datastore, now, BATCH)
-        for case_id, alarm_at in due:
-            if self._seen.get(case_id) == alarm_at:
-                continue  # asked already; the case list has not caught up with the answer yet
-            self._seen[case_id] = alarm_at
-            ctx = Context(TIMER, self.clock(), f"sla-{uuid.uuid4()}", "timer:sla")
-            try:
-                recorded += self.care_centre.check_sla(case_id, ctx)
-            except Exception:  # one case must not stop the others' alarms
-                self._seen.pop(case_id, None)  # asked again at the next poll
-                logger.exception("SLA timer: cannot record the alarms of case %s", case_id)
+        for start in range(0, len(new), CHUNK):
+            recorded += self._record_alarms(new[start : start + CHUNK])
         if len(self._seen) > 10 * BATCH:
             current = {case_id for case_id, _ in due}
             self._seen = {k: v for k, v in self._seen.items() if k in current}
         self.recorded += recorded
+        return len(new), recorded
+
+    def _record_alarms(self, case_ids: list[UUID]) -> int:
+        ctx = Context(TIMER, self.clock(), f"sla-{uuid.uuid4()}", "timer:sla")
+        try:
+            return sum(self.care_centre.check_sla_of(case_ids, ctx).values())
+        except Exception:  # one case must not stop the others' alarms: each on its own
+            logger.warning("SLA timer: a batch of %d cases failed; one by one", len(case_ids))
+        recorded = 0
+        for case_id in case_ids:
+            try:
+                recorded += self.care_centre.check_sla(case_id, ctx)
+            except Exception:
+                self._seen.pop(case_id, None)  # asked again at the next poll
+                logger.exception("SLA timer: cannot record the alarms of case %s", case_id)
         return recorded
 
     def apply_changed_policy(self) -> int:
@@ -126,21 +143,34 @@ def apply_policy_to_open_cases(
     """Recomputes the clocks of every open case under the policy in force (a holiday declared at
     short notice, a new target); each case that moved records why. Returns (cases, changed).
 
-    A case that cannot be changed (it vanished, it keeps losing races) is logged and passed over:
-    one case must not stop the others. `between` is called every hundred cases (the timer records
-    the alarms that fell due meanwhile).
+    Cases go a chunk at a time: read in one query, saved in one transaction. A case that cannot
+    be changed (it vanished, it keeps losing races) is logged and passed over: one case must not
+    stop the others. `between` is called after each chunk (the timer records the alarms that fell
+    due meanwhile).
     """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
-    for case_id in case_ids(datastore, statuses=OPEN_STATUSES):
+    ids = iter(case_ids(datastore, statuses=OPEN_STATUSES))
+    while chunk := list(itertools.islice(ids, CHUNK)):
+        changed += _apply_to(care_centre, chunk, ctx)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, max(total, done))
+        if between is not None:
+            between()
+    return done, changed
+
+
+def _apply_to(care_centre: CareCentre, chunk: list[UUID], ctx: Context) -> int:
+    """Applies the policy to a chunk of cases; returns how many changed."""
+    try:
+        return len(care_centre.apply_sla_policy_to(chunk, ctx))
+    except Exception:
+        logger.warning("SLA policy: a chunk of %d cases failed; one by one", len(chunk))
+    changed = 0
+    for case_id in chunk:
         try:
             changed += care_centre.apply_sla_policy(case_id, ctx) > 0
         except Exception:
             logger.exception("SLA policy: cannot recompute the clocks of case %s", case_id)
-        done += 1
-        if done % 100 == 0 or done == total:
-            if progress is not None:
-                progress(done, max(total, done))
-            if between is not None:
-                between()
-    return done, changed
+    return changed
