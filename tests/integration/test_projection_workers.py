@@ -40,12 +40,18 @@ def test_one_worker_process_works_while_another_stands_by_and_takes_over_when_it
         assert setup.projections.wait_until_caught_up(timeout=10)
         time.sleep(1.5)  # the standby has tried the lock at least once meanwhile
         assert holder_pids(setup) == {first.pid}, "the standby must not have taken a lock"
+        # Each process says which it is, for every projection it runs.
+        for name in setup.projections.names:
+            assert f"{name}: active" in first.output()
+            assert f"{name}: standing by (another process is active)" in second.output()
+            assert f"{name}: active" not in second.output()
 
         first.kill()
         traffic.busy_day(500)
         head = setup.projections.log.head()
         took_over = wait_for(lambda: holder_pids(setup) == {second.pid}, timeout=5)
         caught_up = wait_for(lambda: setup.projections.caught_up(head), timeout=5)
+        wait_for(lambda: all(f"{n}: active" in second.output() for n in setup.projections.names), 5)
     finally:
         first.close()
         second.close()

@@ -12,7 +12,9 @@ start the servers and create the session's database twice. None of them is autou
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +34,14 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Settings]:
     """The URLs of the PostgreSQL and Redis every integration test talks to."""
+    with session_servers() as settings:
+        yield settings
+
+
+@contextmanager
+def session_servers() -> Iterator[Settings]:
+    """The servers of one test session: the environment's, or embedded ones in a data directory
+    of the session's own, which is removed at the end with everything the servers kept in it."""
     settings = Settings.from_env()
     data_dir = Path(tempfile.mkdtemp(prefix="casemgmt-test-", dir="/tmp"))
     # A shared Redis may hold keys of other sessions (or of casemgmt itself): this session's
@@ -43,15 +53,18 @@ def servers() -> Iterator[Settings]:
         data_dir=data_dir,
         redis_key_prefix=prefix,
     )
-    with ensure_servers(settings) as running:
-        os.environ["CASEMGMT_DATABASE_URL"] = running.database_url
-        os.environ["CASEMGMT_REDIS_URL"] = running.redis_url
-        os.environ["CASEMGMT_REDIS_PREFIX"] = prefix
-        yield running.settings(settings)
-        client = redis.Redis.from_url(running.redis_url)
-        for key in client.scan_iter(match=f"{{{prefix}:*"):
-            client.unlink(key)
-        client.close()
+    try:
+        with ensure_servers(settings) as running:
+            os.environ["CASEMGMT_DATABASE_URL"] = running.database_url
+            os.environ["CASEMGMT_REDIS_URL"] = running.redis_url
+            os.environ["CASEMGMT_REDIS_PREFIX"] = prefix
+            yield running.settings(settings)
+            client = redis.Redis.from_url(running.redis_url)
+            for key in client.scan_iter(match=f"{{{prefix}:*"):
+                client.unlink(key)
+            client.close()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
