@@ -16,6 +16,7 @@ import redis
 from eventsourcing.persistence import PersistenceError
 
 from casemgmt.application import CareCentre, Claims
+from casemgmt.application.erasure import RequesterErasure
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.embedded import EmbeddedServers, ensure_servers
 from casemgmt.persistence.accounts import Accounts
@@ -24,6 +25,7 @@ from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.reads import ReadRecorder
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
+from casemgmt.persistence.shredding import ShreddingMapper
 from casemgmt.policy_file import PolicyFileError, load_policy, policy_fingerprint
 from casemgmt.queries import TakenCase, WorkQueues
 from casemgmt.runtime import Projections, build_projections
@@ -63,6 +65,15 @@ class Container:
     reads: ReadRecorder  # who read which case through the API, written in batches
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
+
+    @property
+    def erasure(self) -> RequesterErasure:
+        """Erases requesters: their cases record it, then their own key is destroyed."""
+        mapper = self.care_centre.mapper
+        if not isinstance(mapper, ShreddingMapper):
+            msg = f"erasure needs the event store's ShreddingMapper, not {type(mapper).__name__}"
+            raise TypeError(msg)
+        return RequesterErasure(self.care_centre, mapper.keys)
 
     def close(self) -> None:
         self.reads.close()  # writes the reads that wait, before the pool goes
@@ -129,6 +140,8 @@ def build(
     care_centre = CareCentre(env=application_env(settings), sla_policy=sla_policy)
     datastore = _event_store_datastore(care_centre)
     care_centre.references = references or SequenceReferences(datastore)
+    accounts = Accounts(datastore, clock)
+    care_centre.accounts = accounts  # whom `assign` names must be an account that may hold cases
     key_prefix = redis_key_prefix(settings, datastore)
     redis_client = redis.Redis.from_url(settings.redis_url)
     work_queues = WorkQueues(redis_client, clock=clock, routing=routing, key_prefix=key_prefix)
@@ -136,7 +149,7 @@ def build(
         settings=settings,
         care_centre=care_centre,
         claims=Claims(care_centre, work_queues),
-        accounts=Accounts(datastore),
+        accounts=accounts,
         datastore=datastore,
         redis=redis_client,
         projections=build_projections(

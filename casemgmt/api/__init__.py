@@ -10,10 +10,15 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, redirect
 
-from casemgmt.api import audit, cases, health, metrics, queues, sla, verify
+from casemgmt.api import accounts, audit, cases, health, metrics, queues, requesters, sla, verify
+from casemgmt.api.access_log import register_access_log
 from casemgmt.api.context import EXTENSION, begin_request, end_request
+from casemgmt.api.docs import register_docs
 from casemgmt.api.errors import register_error_handlers
+from casemgmt.api.headers import register_security_headers
+from casemgmt.api.limits import RateLimits, register_rate_limits
 from casemgmt.api.openapi import BEARER_AUTH, CareCentreApi
+from casemgmt.api.outages import register_outage_handlers
 from casemgmt.bootstrap import build
 
 if TYPE_CHECKING:
@@ -21,8 +26,6 @@ if TYPE_CHECKING:
 
     from casemgmt.bootstrap import Container
     from casemgmt.settings import Settings
-
-SWAGGER_UI_CDN = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Flask:
@@ -39,8 +42,6 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="api/v1/openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_CDN,
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Cases of the customer care centre: intake from seven channels, "
@@ -52,8 +53,15 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     )
     app.extensions[EXTENSION] = container
     app.before_request(begin_request)
+    register_access_log(app)
     app.after_request(end_request)
+    register_security_headers(app)
+    if settings.rate_limit or settings.auth_failure_limit:
+        assert container.settings.redis_url is not None, "build() starts the servers"
+        register_rate_limits(app, RateLimits.from_settings(settings, container.settings.redis_url))
     register_error_handlers(app)
+    register_outage_handlers(app)
+    register_docs(app)
     api = CareCentreApi(app)
     api.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer"})
     api.register_blueprint(cases.blp)
@@ -61,6 +69,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     api.register_blueprint(sla.blp)
     api.register_blueprint(audit.blp)
     api.register_blueprint(verify.blp)
+    api.register_blueprint(requesters.blp)
+    api.register_blueprint(accounts.blp)
     api.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
     app.add_url_rule("/api/v1/docs", "docs", _to_docs)

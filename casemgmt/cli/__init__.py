@@ -7,24 +7,21 @@ an unknown role) ends the command with one line on stderr saying what is wrong a
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from contextlib import contextmanager
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from importlib import metadata
+from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import PersistenceError
 
-# The same shapes as GET /api/v1/cases/{id} and GET /api/v1/cases/{id}/history.
-from casemgmt.api.presenters import case_view, history_entries
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, prepare, start
-from casemgmt.cli import audit, sla
+from casemgmt.cli import audit, cases, requester, sla, users
+from casemgmt.cli.buffered_worker import ServerLimits
 from casemgmt.cli.progress import progress_bar
-from casemgmt.cli.serving import serve
-from casemgmt.domain import ACCOUNT_ROLES, InvalidCommand
+from casemgmt.cli.serving import check_port, serve
+from casemgmt.domain import InvalidCommand
 from casemgmt.embedded import EmbeddedServerError
 from casemgmt.persistence.accounts import AccountError
 from casemgmt.runtime import UnknownProjection
@@ -70,13 +67,30 @@ def _parser() -> argparse.ArgumentParser:
         prog="casemgmt",
         description="Event-sourced case management for a social security customer care centre.",
     )
+    parser.add_argument("--version", action="version", version=f"casemgmt {_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the HTTP API (gunicorn)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the HTTP API (gunicorn)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=2, help="worker processes")
     serve.add_argument("--threads", type=int, default=8, help="threads per worker")
+    serve.add_argument(
+        "--read-timeout",
+        type=_positive,
+        default=ServerLimits.read_timeout,
+        help="seconds a connection may send or take nothing before it is closed",
+    )
+    serve.add_argument(
+        "--connection-limit",
+        type=_positive,
+        default=ServerLimits.connection_limit,
+        help="open connections per worker process; more wait to be accepted",
+    )
     serve.add_argument(
         "--no-workers",
         action="store_true",
@@ -100,31 +114,17 @@ def _parser() -> argparse.ArgumentParser:
     migrate_cmd = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate_cmd.set_defaults(command=_migrate)
 
-    user = commands.add_parser("user", help="manage API accounts")
-    user_commands = user.add_subparsers(title="user commands", required=True, metavar="ACTION")
-    add = user_commands.add_parser("add", help="create an account and print its token")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[r.value for r in ACCOUNT_ROLES])
-    add.set_defaults(command=_user_add)
-
+    users.register(commands, _started)
     sla.register(commands, _started)
     audit.register(commands, _started)
+    requester.register(commands, _started)
 
-    case = commands.add_parser("case", help="inspect cases")
-    case_commands = case.add_subparsers(title="case commands", required=True, metavar="ACTION")
-    show = case_commands.add_parser("show", help="print a case as JSON")
-    show.add_argument("id", help="the case's id")
-    show.add_argument("--as-of", help="ISO-8601 moment: the case as it stood then")
-    show.set_defaults(command=_case_show)
-    history = case_commands.add_parser(
-        "history", help="print every event of a case: who, when, why and what it changed"
-    )
-    history.add_argument("id", help="the case's id")
-    history.set_defaults(command=_case_history)
+    cases.register(commands, _started)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
+    check_port(args.host, args.port)  # before the embedded servers start, not after
     # Only prepared here: each gunicorn worker builds its own container after the fork.
     prepared = prepare(Settings.from_env())
     with prepared.servers:
@@ -135,6 +135,11 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             threads=args.threads,
             run_projections=not args.no_workers,
+            limits=ServerLimits(
+                read_timeout=args.read_timeout,
+                connection_limit=args.connection_limit,
+                max_body_bytes=prepared.settings.max_request_bytes,
+            ),
         )
     return 0
 
@@ -168,46 +173,11 @@ def _migrate(_: argparse.Namespace) -> int:
     return 0
 
 
-def _user_add(args: argparse.Namespace) -> int:
-    with _started() as container:
-        account, token = container.accounts.add(args.name, args.role)
-    print(f"created account {account.name!r} with role {account.role.value}; its token:")
-    print(token)
-    return 0
-
-
-def _case_show(args: argparse.Namespace) -> int:
-    case_id = _parse_case_id(args.id)
-    as_of = _parse_moment(args.as_of) if args.as_of else None
-    with _started() as container:
-        case = container.care_centre.case_at(case_id, as_of=as_of)
-        at = as_of or container.clock()
-        view: dict[str, Any] = case_view(case, container.routing, container.sla_policy, at)
-    print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
-    return 0
-
-
-def _case_history(args: argparse.Namespace) -> int:
-    case_id = _parse_case_id(args.id)
-    with _started() as container:
-        entries = history_entries(container.care_centre.history(case_id))
-    rows = [
-        (
-            str(entry["version"]),
-            entry["timestamp"].isoformat(timespec="seconds"),
-            entry["type"],
-            f"{entry['actor'].id} ({entry['actor'].role.value})",
-            entry["cause"],
-            "; ".join(entry["changes"]),
-        )
-        for entry in entries
-    ]
-    header = ("version", "time", "type", "actor (role)", "cause", "changes")
-    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]).rstrip())
-    return 0
+def _version() -> str:
+    try:
+        return metadata.version("casemgmt")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
 
 @contextmanager
@@ -227,23 +197,6 @@ def _positive(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{raw!r} must be at least 1")
     return value
-
-
-def _parse_case_id(raw: str) -> UUID:
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise InvalidCommand("id", f"{raw!r} is not a case id (a UUID)") from None
-
-
-def _parse_moment(raw: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidCommand("as_of", f"{raw!r} is not an ISO-8601 date and time") from None
-    if moment.tzinfo is None:
-        raise InvalidCommand("as_of", f"{raw!r} needs a time zone, e.g. {raw}+07:00")
-    return moment
 
 
 if __name__ == "__main__":  # pragma: no cover
