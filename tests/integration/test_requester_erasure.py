@@ -4,6 +4,7 @@ event, count, SLA figure and hash chain is as it was."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import subprocess
 import time
@@ -19,6 +20,7 @@ from casemgmt.domain import Action, Actor, Channel, Context, Requester, Requeste
 from casemgmt.domain.requests import ERASED
 from casemgmt.persistence.shredding import DEFAULT_CACHE_SECONDS
 from casemgmt.persistence.verification import ChainAudit
+from tests.integration.test_cli import casemgmt, configured
 from tests.support.projections import Setup, fresh_setup
 
 if TYPE_CHECKING:
@@ -246,3 +248,26 @@ def test_a_new_case_of_an_erased_requester_gets_a_new_key_and_is_readable(
     again = open_case(setup.container, ERASED_ONE, 4)
     assert setup.container.care_centre.get_case(again).requester == ERASED_ONE
     assert setup.container.care_centre.get_case(erased[0]).requester.name == ERASED
+
+
+def test_casemgmt_requester_erase_erases_from_the_command_line_and_says_so(
+    setup: Setup, three_cases: tuple[list[UUID], UUID]
+) -> None:
+    erased_ids, other_id = three_cases
+    env = configured(setup.container.settings)
+    assert ERASED_ONE.id is not None
+
+    erased = casemgmt("requester", "erase", ERASED_ONE.id, "--reason", "yêu cầu 2026-118", env=env)
+
+    assert erased.returncode == 0, erased.stderr
+    assert erased.stdout.startswith("erased: 2 case(s) now show the requester as erased; erasure ")
+    centre = setup.container.care_centre
+    for case_id in erased_ids:
+        assert centre.get_case(case_id).requester.name == ERASED
+    assert centre.get_case(other_id).requester == OTHER
+    actors = {e.actor["id"] for e in centre.history(erased_ids[0]) if "Erased" in type(e).__name__}
+    assert actors == {f"cli:{getpass.getuser()}"}
+    again = casemgmt("requester", "erase", ERASED_ONE.id, "--reason", "lần hai", env=env)
+    assert again.returncode == 2
+    assert again.stderr.startswith("casemgmt: error: ")
+    assert ERASED_ONE.id not in again.stderr  # the identifier is not echoed back
