@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import defaultdict
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 PROBLEM_JSON: Final = "application/problem+json"
 PROBLEM_TYPE: Final = "urn:casemgmt:problem:"
+# `/api/v1/cases/<anything but by-reference>`, with or without more after it.
+_CASE_PATH: Final = re.compile(r"^/api/v1/cases/(?!by-reference(?:/|$))([^/]+)")
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,9 @@ def problem(
         "detail": detail,
         **members,
     }
-    response = Response(json.dumps(body, ensure_ascii=False), status, mimetype=PROBLEM_JSON)
+    # Ends with a newline, as Flask ends the JSON of a success.
+    text = json.dumps(body, ensure_ascii=False) + "\n"
+    response = Response(text, status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
 
@@ -89,7 +95,7 @@ def _phrase(status: int) -> str:
 
 def _describe(status: int, error: HTTPException) -> str:
     if status == 404:
-        return f"nothing is at {request.path}"
+        return _not_found(request.path)
     if status == 405:
         allowed = getattr(error, "valid_methods", None) or []
         return f"{request.method} is not allowed on {request.path}; allowed: {', '.join(allowed)}"
@@ -97,6 +103,23 @@ def _describe(status: int, error: HTTPException) -> str:
         limit = request.max_content_length
         return f"the request body is larger than the limit of {limit} bytes"
     return error.description or _phrase(status)
+
+
+def _not_found(path: str) -> str:
+    """What is at none of the routes: a case named by something else than its id says so."""
+    named = _CASE_PATH.match(path)
+    if named is None or _is_uuid(named.group(1)):
+        return f"nothing is at {path}"
+    return (
+        f"nothing is at {path}: a case is named by its id, a UUID such as "
+        "3f2b8c1e-5d4a-4e7b-9c1d-2a6f0e8b7c45; to find a case by its reference, "
+        f"GET /api/v1/cases/by-reference/{named.group(1)}"
+    )
+
+
+def _is_uuid(text: str) -> bool:
+    """Whether the route's `uuid` converter takes this (werkzeug's form: hex in 8-4-4-4-12)."""
+    return _UUID.fullmatch(text) is not None
 
 
 def field_errors(messages: Any) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ What the API answers is described in `casemgmt.api.representations`.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -18,7 +19,6 @@ from casemgmt.domain import (
     Category,
     Channel,
     FieldKind,
-    InquiryKind,
     InsuranceLine,
     Priority,
     Requester,
@@ -62,6 +62,30 @@ def representable(moment: datetime) -> None:
         raise ValidationError("Must be a date and time between the years 1 and 9999.") from None
 
 
+# A moment whose offset's `+` came unencoded in a query string, where it reads as a space:
+# `2026-12-01T10:00:00 07:00`. A space before an offset after the time can only have been a `+`.
+_UNENCODED_PLUS: Final = re.compile(r"^(.*\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$")
+
+
+class QueryMoment(fields.AwareDateTime):
+    """A moment in a query string: ISO-8601 with an offset; a `+` sent unencoded is accepted."""
+
+    default_error_messages = {  # noqa: RUF012 -- marshmallow's own convention
+        "invalid": "Not a valid date and time: write ISO-8601 with an offset, such as "
+        "2026-12-01T10:00:00+07:00 (in a URL, + may be written %2B).",
+        "invalid_awareness": "Must have an offset, such as 2026-12-01T10:00:00+07:00 or "
+        "2026-12-01T03:00:00Z.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(validate=representable, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str):
+            value = _UNENCODED_PLUS.sub(r"\1+\2", value.strip())
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def enum_field(enum: Any, **kwargs: Any) -> fields.Enum[Any]:
     """A field of an enum's values (`"in_progress"`), as the API reads and writes them."""
     return fields.Enum(enum, by_value=True, **kwargs)
@@ -88,7 +112,11 @@ class CategorySchema(Schema):
     """Which insurance line and what kind of inquiry; either may be unknown."""
 
     line = enum_field(InsuranceLine, allow_none=True)
-    kind = enum_field(InquiryKind, allow_none=True)
+    kind = Text(
+        validate=SHORT,
+        allow_none=True,
+        metadata={"description": "A kind of the taxonomy in force (422 lists them)"},
+    )
 
     @post_load
     def make_category(self, data: dict[str, Any], **_: Any) -> Category:
@@ -127,9 +155,11 @@ class CaseQuerySchema(Schema):
         validate=validate.Range(min=1, max=MAX_VERSION),
         metadata={"description": "The case as it was at this version"},
     )
-    as_of = fields.AwareDateTime(
-        validate=representable,
-        metadata={"description": "The case as it was at this moment (ISO-8601, with offset)"},
+    as_of = QueryMoment(
+        metadata={
+            "description": "The case as it was at this moment (ISO-8601, with offset: "
+            "2026-12-01T10:00:00+07:00; a + left unencoded, which arrives as a space, is read as +)"
+        },
     )
 
 
@@ -232,12 +262,15 @@ class CaseListQuerySchema(Paged):
     status = Several(enum_field(Status))
     channel = Several(enum_field(Channel))
     category_line = Several(enum_field(InsuranceLine), metadata={"description": "Insurance line"})
-    category_kind = Several(enum_field(InquiryKind), metadata={"description": "Kind of inquiry"})
+    category_kind = Several(Text(validate=SHORT), metadata={"description": "Kind of inquiry"})
     priority = Several(enum_field(Priority))
     unit = Several(Text(validate=SHORT))
     queue = Several(Text(validate=SHORT))
     assignee = Several(Text(validate=SHORT), metadata={"description": "Agents' account names"})
     escalation_level = Several(fields.Integer(validate=validate.Range(min=0, max=MAX_VERSION)))
+    reference = Several(
+        Text(validate=SHORT), metadata={"description": "Case references (CC-2026-000001)"}
+    )
     breached = fields.Boolean(
         metadata={"description": "Whether the SLA timer recorded a breach of a clock of the case"}
     )

@@ -36,7 +36,7 @@ def server_problem(code: int, reason: str, detail: str, correlation_id: str) -> 
         "detail": detail,
         "correlation_id": correlation_id,
     }
-    return json.dumps(body, ensure_ascii=False).encode()
+    return (json.dumps(body, ensure_ascii=False) + "\n").encode()
 
 
 def describe(code: int, limits: Any) -> str:

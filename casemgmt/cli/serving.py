@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from gunicorn.app.base import BaseApplication
 
@@ -21,6 +22,8 @@ from casemgmt.bootstrap import StartupError, build
 from casemgmt.cli.buffered_worker import BufferedWorker, ServerLimits
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from flask import Flask
 
     from casemgmt.persistence.reads import ReadRecorder
@@ -86,6 +89,23 @@ def check_port(host: str, port: int) -> None:
         raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
+# A measurement switch, not a setting (docs/performance.md): `gthread` serves with gunicorn's own
+# threaded worker, which slow clients can hold (see `buffered_worker`), to measure what the
+# buffered worker costs or gains against it.
+SERVER_WORKER: Final = "CASEMGMT_SERVER_WORKER"
+
+
+def worker_class(environ: Mapping[str, str] = os.environ) -> Any:
+    """The gunicorn worker class `CASEMGMT_SERVER_WORKER` names: `buffered` (the default) or
+    `gthread`."""
+    chosen = environ.get(SERVER_WORKER, "").strip().lower() or "buffered"
+    if chosen == "buffered":
+        return BufferedWorker
+    if chosen == "gthread":
+        return "gthread"
+    raise StartupError(f"{SERVER_WORKER} must be buffered or gthread, not {chosen!r}")
+
+
 def log_as_json_lines() -> None:
     """casemgmt's logs as JSON lines: the access log on stdout, everything else on stderr."""
     access = logging.getLogger(ACCESS_LOGGER)
@@ -119,6 +139,7 @@ def serve(
     run_projections: bool = True,
     limits: ServerLimits | None = None,
 ) -> None:
+    chosen_worker = worker_class()
     check_port(host, port)
     log_as_json_lines()
     ApiServer(
@@ -126,7 +147,7 @@ def serve(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": BufferedWorker,
+            "worker_class": chosen_worker,
             "threads": threads,
             "graceful_timeout": 10,
             # gunicorn's control socket is one path per user: two servers on one machine would

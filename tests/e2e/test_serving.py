@@ -216,6 +216,16 @@ def test_a_request_that_is_not_http_is_400_problem_json(served: Served) -> None:
     assert_server_problem(raw_exchange(served.port, b"HELLO\r\n\r\n"), 400)
 
 
+def test_every_answer_ends_with_a_newline_the_servers_own_problems_too(served: Served) -> None:
+    assert get(f"{served.base}/api/v1/health")[1].endswith(b"}\n")
+    assert get(f"{served.base}/api/v1/nothing-here")[1].endswith(b"}\n")
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10) as conn:
+        conn.sendall(b"HELLO\r\n\r\n")  # answered by the server itself, closing the connection
+        received = b"".join(iter(lambda: conn.recv(65536), b""))
+    assert received.split(b" ", 2)[1] == b"400"
+    assert received.endswith(b"}\n")
+
+
 def test_a_long_url_that_the_query_schema_allows_is_served(
     served: Served, container: Container
 ) -> None:

@@ -4,6 +4,8 @@ no link in README.md or docs/ points outside the repository or at a file that is
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 from casemgmt.application import OPERATIONS, roles_that_may
@@ -49,6 +51,40 @@ def test_no_page_links_outside_the_repository_or_to_a_missing_file() -> None:
             if "://" in target:
                 continue
             assert (page.parent / target).resolve().exists(), f"{page.name}: {target} is missing"
+
+
+def _repository_files() -> list[str]:
+    """The files a clone gets: tracked ones and new ones not ignored (about to be committed)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
+
+
+def test_in_a_clean_clone_every_page_links_only_to_files_of_the_repository(
+    tmp_path: Path,
+) -> None:
+    # A copy with nothing beside it: no `../shared`, no ignored file (var/, .venv/) to lean on.
+    clone = tmp_path / "alone" / "casemgmt"
+    for name in _repository_files():
+        target = clone / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, target)
+    pages = sorted(clone.rglob("*.md"))
+    assert clone / "README.md" in pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        where = page.relative_to(clone)
+        assert "/work/" not in text, f"{where} names a path of the machine it was written on"
+        for target in _LINK.findall(text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = (page.parent / target).resolve()
+            assert resolved.is_relative_to(clone), f"{where}: {target} is outside the repository"
+            assert resolved.exists(), f"{where}: {target} is not in the repository"
 
 
 def test_the_policy_example_in_the_sla_guide_is_a_valid_policy(tmp_path: Path) -> None:
