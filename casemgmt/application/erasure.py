@@ -52,6 +52,16 @@ class KeyAlreadyDestroyed(LookupError):  # noqa: N818
         self.key_id = key_id
 
 
+class SealingKeyDestroyed(IntegrityError):  # noqa: N818 -- names read as what happened
+    """A write was refused because the key one of its events was sealed with was destroyed
+    meanwhile (the requester was erased after the writer looked the key up). Nothing was written;
+    sealed again, the events go under a new key (`CareCentre` does it once by itself)."""
+
+    def __init__(self, key_id: UUID) -> None:
+        super().__init__(f"requester key {key_id} was destroyed while an event was sealed with it")
+        self.key_id = key_id
+
+
 @dataclass(frozen=True)
 class ErasureRecord:
     """Who erased, when, why and in which request: what the erasure record keeps, never whom."""

@@ -15,3 +15,10 @@ class ReferenceNumbers(ABC):
     @abstractmethod
     def next_reference(self, received_at: datetime) -> str:
         """A reference never issued before, for a case received at `received_at`."""
+
+    def give_back(self, reference: str) -> None:
+        """`reference` was issued but no case took it (the delivery had been seen before).
+
+        References are unique, not gapless: unless a store reuses it, it is simply never seen.
+        """
+        del reference

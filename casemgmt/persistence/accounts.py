@@ -3,20 +3,31 @@
 The token lifecycle: a token may expire (`expires_at`; a rotation gives the new token the same
 lifetime), an account may be disabled and enabled again, and its token rotated (the old one stops
 working with the statement that stores the new hash). Every change is recorded in
-`account_changes` by the same statement that makes it, so no change goes unrecorded. Nothing is
-cached: a disabled account's next request is refused. The last use is written at most once a
-minute per account, as part of the query that authenticates, so a busy token costs no extra write.
+`account_changes` by the same statement that makes it, so no change goes unrecorded. The last
+use is written at most once a minute per account, as part of the query that authenticates, so a
+busy token costs no extra write.
+
+Given Redis, a process remembers the tokens it verified (`SignIns`), so that a request costs no
+database round trip to authenticate (docs/performance.md, "Round trips per command"). A disabled,
+enabled or rotated account's next request is still judged on the database: every change bumps a
+generation counter in Redis after it commits, each request reads that counter (one Redis GET) and
+trusts a remembered token only when it was verified under the same generation, less than a minute
+ago. Without an answer from Redis nothing is remembered, and every request asks the database.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+import redis
 from eventsourcing.persistence import IntegrityError
 
 from casemgmt.application.directory import (
@@ -54,6 +65,10 @@ __all__ = [
 ACCOUNT_NAME: Final = re.compile(r"[\w.@+-]{1,100}")
 # How long a recorded last use stays good enough: more often would be a write per request.
 LAST_USED_RESOLUTION: Final = timedelta(minutes=1)
+# How many verified tokens a process remembers (the least recently used go first).
+REMEMBERED_TOKENS: Final = 10_000
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -124,12 +139,88 @@ _AUTHENTICATE: Final = (
 )
 
 
-class Accounts(AccountDirectory):
-    """Accounts in PostgreSQL (table `accounts`, migrations 0002 and 0010)."""
+@dataclass(frozen=True)
+class _SignIn:
+    """A token the database said was good, under which generation of the accounts, and when."""
 
-    def __init__(self, datastore: Datastore, clock: Callable[[], datetime] = utc_now) -> None:
+    account: Account
+    expires_at: datetime | None
+    generation: bytes
+    verified_at: datetime
+
+
+class SignIns:
+    """The tokens this process verified, each trusted while the accounts' generation in Redis is
+    the one it was verified under and for less than `LAST_USED_RESOLUTION` (so the last use is
+    still written to the minute).
+
+    `generation()` is one Redis GET; None when Redis does not answer, and then nothing is trusted.
+    `changed()` bumps the generation: every process's next request asks the database again.
+    """
+
+    def __init__(self, client: redis.Redis[bytes], key: str) -> None:
+        self.client = client
+        self.key = key
+        self._remembered: OrderedDict[bytes, _SignIn] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def generation(self) -> bytes | None:
+        try:
+            value = self.client.get(self.key)
+        except redis.RedisError:
+            return None
+        return b"" if value is None else value  # "": no change yet, or Redis lost it (then
+        # every remembered token was verified under another generation or under "" as well,
+        # and an INCR after a loss starts again at 1, which none of them carries)
+
+    def trusted(self, digest: bytes, generation: bytes, now: datetime) -> _SignIn | None:
+        with self._lock:
+            found = self._remembered.get(digest)
+        if found is None or found.generation != generation:
+            return None
+        if not found.verified_at <= now < found.verified_at + LAST_USED_RESOLUTION:
+            return None
+        return found
+
+    def remember(self, digest: bytes, sign_in: _SignIn) -> None:
+        with self._lock:
+            self._remembered[digest] = sign_in
+            self._remembered.move_to_end(digest)
+            while len(self._remembered) > REMEMBERED_TOKENS:
+                self._remembered.popitem(last=False)
+
+    def changed(self) -> None:
+        """Called after an account change committed: no process trusts what it remembers."""
+        with self._lock:
+            self._remembered.clear()
+        try:
+            self.client.incr(self.key)
+        except redis.RedisError as error:
+            # The change is stored; other processes notice it within a minute (the age limit).
+            logger.error(
+                "an account changed but Redis could not be told (%s): other API processes may "
+                "accept its old standing for up to %s",
+                error,
+                LAST_USED_RESOLUTION,
+            )
+
+
+class Accounts(AccountDirectory):
+    """Accounts in PostgreSQL (table `accounts`, migrations 0002 and 0010).
+
+    `sign_ins`: remembers verified tokens (see `SignIns`); None: every request asks the database.
+    """
+
+    def __init__(
+        self,
+        datastore: Datastore,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        sign_ins: SignIns | None = None,
+    ) -> None:
         self.datastore = datastore
         self.clock = clock
+        self.sign_ins = sign_ins
 
     # -- the lifecycle ----------------------------------------------------------------------------
 
@@ -232,6 +323,8 @@ class Accounts(AccountDirectory):
             retries=0,
         )
         if rows:
+            if self.sign_ins is not None:
+                self.sign_ins.changed()
             return _record(rows[0]), True
         return self.get(name), False  # unchanged: raises AccountNotFound when there is none
 
@@ -273,20 +366,28 @@ class Accounts(AccountDirectory):
         """The account a bearer token belongs to; TokenRefused, saying why, for an unknown,
         disabled or expired one. Records the use (to the minute)."""
         now = self.clock()
+        digest = _hash(token)
+        # Read before the database, so that a change committed after this read is either seen
+        # by the query below or bumps the generation past the one remembered with its answer.
+        generation = None if self.sign_ins is None else self.sign_ins.generation()
+        if self.sign_ins is not None and generation is not None:
+            trusted = self.sign_ins.trusted(digest, generation, now)
+            if trusted is not None:
+                _check_expiry(trusted.expires_at, now)
+                return trusted.account
         rows = self.datastore.execute(
-            _AUTHENTICATE, {"hash": _hash(token), "now": now, "stale": now - LAST_USED_RESOLUTION}
+            _AUTHENTICATE, {"hash": digest, "now": now, "stale": now - LAST_USED_RESOLUTION}
         )
         if not rows:
             raise TokenRefused("the bearer token is unknown")
         account_id, name, role, disabled_at, expires_at = rows[0]
         if disabled_at is not None:
             raise TokenRefused("the bearer token's account is disabled")
-        if expires_at is not None and expires_at <= now:
-            raise TokenRefused(
-                f"the bearer token expired at {expires_at.isoformat()}; "
-                "ask an administrator to rotate it"
-            )
-        return Account(id=account_id, name=name, role=Role(role))
+        _check_expiry(expires_at, now)
+        account = Account(id=account_id, name=name, role=Role(role))
+        if self.sign_ins is not None and generation is not None:
+            self.sign_ins.remember(digest, _SignIn(account, expires_at, generation, now))
+        return account
 
     def authenticate(self, token: str) -> Account | None:
         """The account a bearer token belongs to, or None for an unknown, disabled or expired
@@ -295,6 +396,14 @@ class Accounts(AccountDirectory):
             return self.verify(token)
         except TokenRefused:
             return None
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise TokenRefused(
+            f"the bearer token expired at {expires_at.isoformat()}; "
+            "ask an administrator to rotate it"
+        )
 
 
 def parse_lifetime(raw: str) -> timedelta:

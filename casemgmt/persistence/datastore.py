@@ -116,6 +116,32 @@ def connect(
     return conn
 
 
+class RoundTrips:
+    """How many queries each thread has sent on a pool's connections: one `execute` is one round
+    trip to the server (a multi-statement query too). Counted per thread, so a request's count is
+    not mixed with the background writers' (`reads.py`) or other requests'."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def count(self) -> int:
+        """The round trips this thread has made so far."""
+        counted: int = getattr(self._local, "count", 0)
+        return counted
+
+    def add(self) -> None:
+        self._local.count = self.count() + 1
+
+
+def _counting_cursor(round_trips: RoundTrips) -> type[psycopg2.extensions.cursor]:
+    class CountingCursor(psycopg2.extensions.cursor):
+        def execute(self, query: Any, vars: Any = None) -> None:  # psycopg2's name
+            round_trips.add()
+            super().execute(query, vars)
+
+    return CountingCursor
+
+
 class PoolExhaustedError(OperationalError, TimeoutError):
     """Every connection stayed in use for longer than the pool's timeout."""
 
@@ -145,6 +171,8 @@ class ConnectionPool:
         self._idle: list[tuple[Connection, float]] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.round_trips = RoundTrips()
+        self._cursor_class = _counting_cursor(self.round_trips)
 
     def connect(self) -> Connection:
         """A new connection to the pool's database, outside the pool (LISTEN, long reads)."""
@@ -187,7 +215,9 @@ class ConnectionPool:
                     _close_quietly(conn)
                     continue
                 return conn, born
-        return self.connect(), time.monotonic()
+        conn = self.connect()
+        conn.cursor_factory = self._cursor_class  # counts the round trips of pooled connections
+        return conn, time.monotonic()
 
     def _checkin(self, conn: Connection, born: float, *, healthy: bool) -> None:
         in_transaction = (

@@ -18,7 +18,8 @@ import contextlib
 import select
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
 
 import psycopg2
 from eventsourcing.persistence import (
@@ -35,19 +36,25 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
+from casemgmt.application.erasure import SealingKeyDestroyed
 from casemgmt.persistence import schema
 from casemgmt.persistence.chain import Sealer
 from casemgmt.persistence.datastore import is_connection_lost
 from casemgmt.persistence.group_commit import GroupCommit
 from casemgmt.persistence.locks import advisory_lock_key
+from casemgmt.persistence.shredding import SealedStoredEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from uuid import UUID
 
     from casemgmt.persistence.datastore import Datastore
+    from casemgmt.persistence.shredding import RequesterKeys
 
 _COLUMNS = "originator_id, originator_version, topic, state"
+# The statement that links cases to the keys their first events were sealed with (migration 0014).
+_LINK_KEYS = "SELECT casemgmt_link_requester_keys(%s::uuid[], %s::uuid[], %s::bytea[])"
+# Its refusal of a destroyed key (the key's id is the error's DETAIL).
+_KEY_DESTROYED = "CMK01"
 # Two processes starting at once must not race on CREATE ... IF NOT EXISTS (which can fail on the
 # catalogue's unique index), so creating tables is serialised by an advisory lock.
 _CREATE_TABLE_LOCK = f"SELECT pg_advisory_xact_lock({advisory_lock_key('casemgmt:create_table')})"
@@ -140,6 +147,46 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             found.setdefault(row[0], []).append(_stored(row))
         return found
 
+    def select_aggregates(
+        self, originator_ids: Sequence[UUID], snapshots: AggregateRecorder | None
+    ) -> dict[UUID, tuple[StoredEvent | None, list[StoredEvent]]]:
+        """Each aggregate's latest snapshot (from `snapshots`, a recorder of this store) and its
+        events after it, all in ONE query: what loading a case costs (a round trip, not two).
+
+        Aggregates with neither are left out.
+        """
+        if not originator_ids:
+            return {}
+        columns = _COLUMNS.split(", ")
+        if isinstance(snapshots, PostgresAggregateRecorder):
+            latest = (
+                "SELECT DISTINCT ON (s.originator_id) s.originator_id, s.originator_version,"
+                f" s.topic, s.state FROM {snapshots.events_table} s"
+                " WHERE s.originator_id = ANY(%(ids)s::uuid[])"
+                " ORDER BY s.originator_id, s.originator_version DESC"
+            )
+        else:  # no snapshots: an empty set of the same shape
+            latest = f"SELECT {_COLUMNS} FROM {self.events_table} WHERE false"
+        query = (
+            f"WITH latest AS MATERIALIZED ({latest})"
+            f" SELECT true, {_COLUMNS} FROM latest"
+            f" UNION ALL SELECT false, {', '.join(f'e.{column}' for column in columns)}"
+            " FROM unnest(%(ids)s::uuid[]) AS wanted(originator_id)"
+            " LEFT JOIN latest l ON l.originator_id = wanted.originator_id"
+            f" JOIN {self.events_table} e ON e.originator_id = wanted.originator_id"
+            " AND e.originator_version > coalesce(l.originator_version, 0)"
+            " ORDER BY 2, 1 DESC, 3"
+        )
+        rows = self.datastore.execute(query, {"ids": list(dict.fromkeys(originator_ids))})
+        found: dict[UUID, tuple[StoredEvent | None, list[StoredEvent]]] = {}
+        for is_snapshot, *row in rows:
+            _, events = found.setdefault(row[0], (None, []))
+            if is_snapshot:
+                found[row[0]] = (_stored(row), events)
+            else:
+                events.append(_stored(row))
+        return found
+
     def _executing(self, query: str, params: Sequence[Any]) -> Callable[[int], list[Any]]:
         """A write of one round trip: `query` given `retries` on a lost connection."""
         return lambda retries: self.datastore.execute(query, params, retries=retries)
@@ -223,6 +270,8 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self.seals_table = schema.qualified(datastore.schema, schema.seals_table(events_table_name))
         self.sealer = None if audit_key is None else Sealer(audit_key)
         self.group_commit: GroupCommit[StoredEvent, int] = GroupCommit(self._insert)
+        # The mapper's key store (the Factory sets it): told which keys a write found destroyed.
+        self.requester_keys: RequesterKeys | None = None
 
     def _events_table_ddl(self) -> list[str]:
         return schema.application_events_table(self.datastore.schema, self.events_table_name)
@@ -248,18 +297,54 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             attempt = self._sealing(query, params, self.sealer)
         else:
             attempt = self._executing(query, params)
-        rows = self._write(attempt, stored_events, **kwargs)
+        firsts = [event for event in stored_events if isinstance(event, SealedStoredEvent)]
+        try:
+            rows = self._write(attempt, stored_events, **kwargs)
+        except PersistenceError as error:
+            self._unsealed(firsts)
+            destroyed = _destroyed_key(error)
+            if destroyed is None:
+                raise
+            if self.requester_keys is not None:
+                self.requester_keys.forget(destroyed)
+            raise SealingKeyDestroyed(destroyed) from error
+        except BaseException:
+            self._unsealed(firsts)
+            raise
         return [row[0] for row in rows] if stored_events else []
+
+    def _unsealed(self, firsts: list[SealedStoredEvent]) -> None:
+        if self.requester_keys is None:
+            return
+        for event in firsts:
+            if event.key_id is not None:
+                case_id = cast("UUID", event.originator_id)
+                self.requester_keys.unsealed(case_id, event.key_id, event.new_key)
 
     def _write_statements(
         self, stored_events: Sequence[StoredEvent], **_: Any
     ) -> tuple[list[str], list[Any]]:
         if not stored_events:
             return [], []
-        return (
+        statements, params = (
             [self.lock_and_notify, self.append_statement],
             _columns_of(stored_events),
         )
+        # Cases' first events: link each case to its key in the same transaction, before the
+        # table lock is taken (a key row lock waited for must not hold up every writer).
+        links = [
+            event
+            for event in stored_events
+            if isinstance(event, SealedStoredEvent) and event.key_id is not None
+        ]
+        if links:
+            statements.insert(0, _LINK_KEYS)
+            params[:0] = [
+                [event.key_id for event in links],
+                [event.originator_id for event in links],
+                [event.new_key for event in links],
+            ]
+        return statements, params
 
     def _sealing(
         self, query: str, params: Sequence[Any], sealer: Sealer
@@ -500,6 +585,14 @@ class PostgresProcessRecorder(
         # A position alone: if it stands at or past ours, what we meant to record is recorded.
         position = self.max_tracking_id(tracking.application_name)
         return [] if position is not None and position >= tracking.notification_id else None
+
+
+def _destroyed_key(error: PersistenceError) -> UUID | None:
+    """The key a write found destroyed, when that is why it was refused."""
+    cause = error.__cause__
+    if not isinstance(cause, psycopg2.Error) or cause.pgcode != _KEY_DESTROYED:
+        return None
+    return UUID(cause.diag.message_detail)
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:

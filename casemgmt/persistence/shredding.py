@@ -20,6 +20,12 @@ sealed with the key its `Received` names. Key material is cached per process for
 `REQUESTER_KEY_CACHE_SECONDS` (default 5): that is how long after an erasure another process may
 still open data sealed with the destroyed key (the case itself reads as erased at once everywhere,
 from the `RequesterErased` event on it).
+
+A case's first event leaves the mapper as a `SealedStoredEvent`, which names its key: the write
+of the event links the case to the key in the same transaction (and stores a new one-case key
+there), refusing with `SealingKeyDestroyed` a key destroyed since it was looked up (migration
+0014). So a requester whose key this process holds costs an intake no round trip of its own, and
+one it does not hold, one round trip (the key's look-up, made if need be).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from uuid import UUID, uuid4
 
@@ -86,6 +93,21 @@ class _Cache(Generic[K, V]):
         with self._lock:
             self._entries.pop(key, None)
 
+    def drop_where(self, condition: Callable[[V], bool]) -> None:
+        with self._lock:
+            for key in [key for key, (value, _) in self._entries.items() if condition(value)]:
+                del self._entries[key]
+
+
+@dataclass(frozen=True)
+class SealedStoredEvent(StoredEvent):
+    """A case's first event as stored, and the key its personal data was sealed with, which the
+    write links to the case; `new_key`: the material of a key made for this case alone, which the
+    write stores (None: the requester's existing key)."""
+
+    key_id: UUID | None = None
+    new_key: bytes | None = None
+
 
 class RequesterKeys:
     """The requesters' keys (`requester_keys`) and which cases each sealed (`requester_key_cases`).
@@ -102,8 +124,10 @@ class RequesterKeys:
     ) -> None:
         self.datastore = datastore
         self._materials: _Cache[UUID, bytes] = _Cache(cache_seconds, clock)
-        self._by_requester: _Cache[str, UUID] = _Cache(cache_seconds, clock)
+        self._by_requester: _Cache[str, tuple[UUID, bytes]] = _Cache(cache_seconds, clock)
         self._destroyed: set[UUID] = set()
+        # Which key each case's first event names; never changes once that event is stored.
+        self.case_keys: _Cache[UUID, UUID] = _Cache(None, clock)
         self._pepper: bytes | None = None
 
     # -- sealing ---------------------------------------------------------------------------------
@@ -123,21 +147,43 @@ class RequesterKeys:
             self._materials.put(key_id, material)
         return material
 
-    def for_requester(self, requester_id: str) -> UUID:
-        """The live key of the requester with this id, made now if they have none."""
+    def for_requester(self, requester_id: str) -> tuple[UUID, bytes]:
+        """The live key of the requester with this id and its material, made now if they have
+        none: one round trip, none while cached."""
         digest = self.requester_hash(requester_id)
-        found, key_id = self._by_requester.get(digest.hex())
-        if found and key_id is not None:
-            return key_id
+        found, cached = self._by_requester.get(digest.hex())
+        if found and cached is not None:
+            return cached
         rows = self.datastore.execute(
             "INSERT INTO requester_keys (key_id, requester_hash, key) VALUES (%s, %s, %s)"
             " ON CONFLICT (requester_hash) DO NOTHING;"
-            " SELECT key_id FROM requester_keys WHERE requester_hash = %s",
+            " SELECT key_id, key FROM requester_keys WHERE requester_hash = %s",
             [uuid4(), digest, os.urandom(_KEY_BYTES), digest],
         )
-        made: UUID = rows[0][0]
-        self._by_requester.put(digest.hex(), made)
-        return made
+        key: tuple[UUID, bytes] = (rows[0][0], bytes(rows[0][1]))
+        self._by_requester.put(digest.hex(), key)
+        self._materials.put(*key)
+        return key
+
+    def sealing(self, case_id: UUID, key_id: UUID, new_key: bytes | None) -> None:
+        """The case's first event is being sealed with the key: the case's later events of the
+        same write are sealed with it too (`unsealed` undoes this when the write fails)."""
+        self.case_keys.put(case_id, key_id)
+        if new_key is not None:
+            self._materials.put(key_id, new_key)
+
+    def unsealed(self, case_id: UUID, key_id: UUID, new_key: bytes | None) -> None:
+        """The write of the case's first event failed: the key is not the case's (and a new one
+        was not stored)."""
+        self.case_keys.drop(case_id)
+        if new_key is not None:
+            self._materials.drop(key_id)
+
+    def forget(self, key_id: UUID) -> None:
+        """A write found the key destroyed: never seal or open with it again."""
+        self._destroyed.add(key_id)
+        self._materials.drop(key_id)
+        self._by_requester.drop_where(lambda cached: cached[0] == key_id)
 
     def for_one_case(self) -> UUID:
         """A new key of its own for one case (an anonymous requester's, or an old case's)."""
@@ -253,7 +299,6 @@ class ShreddingMapper(Mapper[UUID]):
         super().__init__(transcoder, compressor=compressor, cipher=cipher)
         self.keys = keys
         self.events_table = events_table
-        self._case_keys: _Cache[UUID, UUID] = _Cache(None, time.monotonic)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         paths = getattr(type(domain_event), "personal", ())
@@ -262,14 +307,32 @@ class ShreddingMapper(Mapper[UUID]):
         if not secrets:
             return super().to_stored_event(domain_event)
         case_id = domain_event.originator_id
-        key_id, material = self._sealing_key(case_id, domain_event.originator_version, state)
+        version = domain_event.originator_version
+        first = version == 1 and isinstance(state.get("requester"), dict)
+        material: bytes | None
+        if first:
+            key_id, material, new_key = self._first_key(state["requester"].get("id"))
+            self.keys.sealing(case_id, key_id, new_key)
+        else:
+            key_id, new_key = self._key_of_case(case_id), None
+            material = self.keys.material(key_id)
         for path in secrets:
             _put(state, path, erased_value(_last_names(path)))
         if material is not None:  # no key: the requester is erased, and so is what is said now
             state[SEALED] = {"key": key_id.hex, "data": self._seal(material, case_id, secrets)}
         clone = object.__new__(type(domain_event))
         object.__setattr__(clone, "__dict__", state)
-        return super().to_stored_event(clone)
+        stored = super().to_stored_event(clone)
+        if not first:
+            return stored
+        return SealedStoredEvent(
+            stored.originator_id,
+            stored.originator_version,
+            stored.topic,
+            stored.state,
+            key_id=key_id,
+            new_key=new_key,
+        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         event = super().to_domain_event(stored_event)
@@ -279,7 +342,7 @@ class ShreddingMapper(Mapper[UUID]):
             return event
         key_id = UUID(sealed["key"])
         if stored_event.originator_version == 1:
-            self._case_keys.put(UUID(str(stored_event.originator_id)), key_id)
+            self.keys.case_keys.put(UUID(str(stored_event.originator_id)), key_id)
         material = self.keys.material(key_id)
         if material is None:
             return event  # shredded: the placeholders stored in the fields stay
@@ -297,29 +360,18 @@ class ShreddingMapper(Mapper[UUID]):
 
     # -- keys ------------------------------------------------------------------------------------
 
-    def _sealing_key(
-        self, case_id: UUID, version: int, state: dict[str, Any]
-    ) -> tuple[UUID, bytes | None]:
-        """The key to seal with: the requester's for a case's first event, else the case's."""
-        if version == 1 and isinstance(state.get("requester"), dict):
-            requester_id = state["requester"].get("id")
-            for _ in range(2):  # the second time after an erasure destroyed a cached key
-                key_id = (
-                    self.keys.for_one_case()
-                    if requester_id is None
-                    else self.keys.for_requester(requester_id)
-                )
-                if self.keys.link(key_id, case_id):
-                    self._case_keys.put(case_id, key_id)
-                    return key_id, self.keys.material(key_id)
-                self.keys.forget_requester(requester_id or "")
-            msg = f"no live key could be made for the requester of case {case_id}"
-            raise RuntimeError(msg)
-        key_id = self._key_of_case(case_id)
-        return key_id, self.keys.material(key_id)
+    def _first_key(self, requester_id: str | None) -> tuple[UUID, bytes, bytes | None]:
+        """The key a case's first event is sealed with: the requester's, or for an anonymous
+        requester a new one for this case alone (made here, stored by the write); its material;
+        and the material to store (None: the key is stored already)."""
+        if requester_id is None:
+            material = os.urandom(_KEY_BYTES)
+            return uuid4(), material, material
+        key_id, material = self.keys.for_requester(requester_id)
+        return key_id, material, None
 
     def _key_of_case(self, case_id: UUID) -> UUID:
-        found, key_id = self._case_keys.get(case_id)
+        found, key_id = self.keys.case_keys.get(case_id)
         if found and key_id is not None:
             return key_id
         key_id = self._key_named_by_first_event(case_id)
@@ -329,7 +381,7 @@ class ShreddingMapper(Mapper[UUID]):
             )
             key_id = rows[0][0] if rows else self.keys.for_one_case()
             self.keys.link(key_id, case_id)
-        self._case_keys.put(case_id, key_id)
+        self.keys.case_keys.put(case_id, key_id)
         return key_id
 
     def _key_named_by_first_event(self, case_id: UUID) -> UUID | None:

@@ -24,3 +24,10 @@ class CountingReferences(ReferenceNumbers):
             number = self._issued.get(received_at.year, 0) + 1
             self._issued[received_at.year] = number
         return f"{self.prefix}-{received_at.year}-{number:06d}"
+
+    def give_back(self, reference: str) -> None:
+        """The last reference of its year, unused, is issued again."""
+        _, year, number = reference.rsplit("-", 2)
+        with self._lock:
+            if self._issued.get(int(year)) == int(number):
+                self._issued[int(year)] = int(number) - 1

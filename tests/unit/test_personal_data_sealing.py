@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from eventsourcing.persistence import (
@@ -24,6 +24,8 @@ from casemgmt.persistence.shredding import SEALED, RequesterKeys, ShreddingMappe
 if TYPE_CHECKING:
     from uuid import UUID
 
+    from casemgmt.persistence.datastore import Datastore
+
 CITIZEN = Requester(RequesterKind.CITIZEN, "0123456789", "Nguyễn Văn A", "a@example.vn")
 
 
@@ -31,16 +33,25 @@ class FakeKeys(RequesterKeys):
     """Keys in a dict instead of `requester_keys`."""
 
     def __init__(self) -> None:
+        super().__init__(cast("Datastore", None))  # never asked: every look-up is overridden
         self.keys: dict[UUID, bytes | None] = {}
         self.by_requester: dict[str, UUID] = {}
 
     def material(self, key_id: UUID) -> bytes | None:
         return self.keys.get(key_id)
 
-    def for_requester(self, requester_id: str) -> UUID:
+    def for_requester(self, requester_id: str) -> tuple[UUID, bytes]:
         if requester_id not in self.by_requester:
             self.by_requester[requester_id] = self.for_one_case()
-        return self.by_requester[requester_id]
+        key_id = self.by_requester[requester_id]
+        material = self.keys[key_id]
+        assert material is not None
+        return key_id, material
+
+    def sealing(self, case_id: UUID, key_id: UUID, new_key: bytes | None) -> None:
+        super().sealing(case_id, key_id, new_key)
+        if new_key is not None:
+            self.keys[key_id] = new_key
 
     def for_one_case(self) -> UUID:
         key_id = uuid.uuid4()
