@@ -14,7 +14,7 @@ routing reads it (`casemgmt.domain.routing`), this module passes over it. (Over 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
@@ -51,7 +51,16 @@ CONDITIONS: Final[dict[str, frozenset[str] | None]] = {
     "priority": frozenset(member.value for member in Priority),
     "unit": None,
 }
-_DOCUMENT_KEYS: Final = ("version", "warning_at", "calendars", "units", "targets", "queues")
+_DOCUMENT_KEYS: Final = (
+    "version",
+    "warning_at",
+    "auto_close_after",
+    "calendars",
+    "units",
+    "targets",
+    "queues",
+    "taxonomy",  # the kinds and units the centre files under (casemgmt.domain.taxonomy)
+)
 _CALENDAR_KEYS: Final = ("timezone", "holidays", "hours", "closed", "open", "always_open")
 _TARGET_KEYS: Final = (*CONDITIONS, "first_response", "resolution", "calendar")
 
@@ -93,6 +102,9 @@ class SlaPolicy:
     unit_calendars: Mapping[str, str]
     default_calendar: str
     targets: tuple[Target, ...]
+    # How long after its resolution a case the requester says nothing more about closes by
+    # itself, in its unit's calendar (None: resolved cases stay resolved until someone closes them).
+    auto_close_after: BusinessDuration | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.warning_at < 1:
@@ -127,6 +139,13 @@ class SlaPolicy:
         )
         return name, self.calendars[name]
 
+    def auto_close_at(self, resolved_at: datetime, unit: str | None) -> datetime | None:
+        """When a case of `unit` resolved at `resolved_at` closes by itself (None: it does not)."""
+        if self.auto_close_after is None:
+            return None
+        name = self.unit_calendars.get(unit, self.default_calendar) if unit else None
+        return self.calendars[name or self.default_calendar].add(resolved_at, self.auto_close_after)
+
     def _check_calendar(self, key_path: str, name: str) -> None:
         if not isinstance(name, str) or name not in self.calendars:
             known = ", ".join(sorted(self.calendars)) or "none"
@@ -155,16 +174,23 @@ class SlaPolicy:
         targets = document.get("targets", [])
         if not isinstance(targets, list):
             raise PolicyError("targets", "must be a list of tables ([[targets]])")
+        auto_close = document.get("auto_close_after")
         return cls(
             version=version,
             warning_at=float(warning_at),
+            auto_close_after=None
+            if auto_close is None or auto_close is False  # false: never by itself
+            else _duration(auto_close, "auto_close_after"),
             calendars={
                 name: _calendar(spec, f"calendars.{name}", public_holidays)
                 for name, spec in calendars.items()
             },
             unit_calendars={unit: name for unit, name in units.items() if unit != "default"},
             default_calendar=default,
-            targets=tuple(_target(spec, f"targets[{n}]") for n, spec in enumerate(targets, 1)),
+            targets=tuple(
+                _target(spec, f"targets[{n}]", _kinds_of(document))
+                for n, spec in enumerate(targets, 1)
+            ),
         )
 
 
@@ -241,10 +267,19 @@ def _timezone(name: Any, where: str) -> ZoneInfo:
         raise PolicyError(f"{where}.timezone", f"{name!r} is not an IANA time zone") from None
 
 
-def _target(spec: Any, where: str) -> Target:
+def _kinds_of(document: Mapping[str, Any]) -> frozenset[str] | None:
+    """The kinds a `[taxonomy]` section names (None: the default ones), for the targets' `kind`."""
+    taxonomy = document.get("taxonomy")
+    kinds = taxonomy.get("kinds") if isinstance(taxonomy, dict) else None
+    return frozenset(kinds) if isinstance(kinds, list) and kinds else None
+
+
+def _target(spec: Any, where: str, kinds: frozenset[str] | None = None) -> Target:
     spec = _table(spec, where)
     _check_keys(spec, where, _TARGET_KEYS)
-    condition = {name: _condition(spec.get(name), f"{where}.{name}", name) for name in CONDITIONS}
+    condition = {
+        name: _condition(spec.get(name), f"{where}.{name}", name, kinds) for name in CONDITIONS
+    }
     duration = {
         clock: None if spec.get(clock) is None else _duration(spec[clock], f"{where}.{clock}")
         for clock in ("first_response", "resolution")
@@ -261,13 +296,15 @@ def _target(spec: Any, where: str) -> Target:
     )
 
 
-def _condition(value: Any, where: str, name: str) -> frozenset[str] | None:
+def _condition(
+    value: Any, where: str, name: str, kinds: frozenset[str] | None = None
+) -> frozenset[str] | None:
     if value is None:
         return None
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise PolicyError(where, "must be a string or a non-empty list of strings")
-    accepted = CONDITIONS[name]
+    accepted = kinds if name == "kind" and kinds is not None else CONDITIONS[name]
     for item in values:
         if accepted is not None and item not in accepted:
             raise PolicyError(where, f"{item!r} is not one of: {', '.join(sorted(accepted))}")
@@ -313,6 +350,7 @@ DEFAULT_POLICY_TOML: Final = """\
 # The built-in policy: a Vietnamese provincial office of the social security agency.
 version = "vn-default-2026.1"
 warning_at = 0.75
+auto_close_after = "P5D"    # a resolved case nobody reopens closes five working days later
 
 [calendars.office]
 timezone = "Asia/Ho_Chi_Minh"

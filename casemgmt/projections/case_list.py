@@ -51,6 +51,7 @@ _TYPES: Final = {
         for moment in ("due", "warning_at", "alarm_at")
     },
     "next_sla_alarm_at": "timestamptz",
+    "auto_close_at": "timestamptz",
 }
 _STORED: Final = (*COLUMNS, "search_text")
 _SELECT: Final = f"SELECT {', '.join(_STORED)} FROM {TABLE} WHERE case_id = ANY(%s::uuid[])"

@@ -114,16 +114,22 @@ def _resolved(summary: CaseSummary, event: Any) -> None:
     summary.resolved_at = event.timestamp
 
 
+def _survey_requested(summary: CaseSummary, event: Any) -> None:
+    summary.auto_close_at = event.auto_close_at
+
+
 def _reopened(summary: CaseSummary, _: Any) -> None:
-    summary.resolved_at = summary.closed_at = None
+    summary.resolved_at = summary.closed_at = summary.auto_close_at = None
 
 
 def _closed(summary: CaseSummary, event: Any) -> None:
     summary.closed_at = event.timestamp
+    summary.auto_close_at = None
 
 
 def _merged_into(summary: CaseSummary, event: Any) -> None:
     summary.merged_into = event.into
+    summary.auto_close_at = None
 
 
 def _requester_erased(summary: CaseSummary, _: Any) -> None:
@@ -155,6 +161,7 @@ _CHANGES: Final[dict[type[Case.Event], Callable[[CaseSummary, Any], None]]] = {
     Case.Escalated: _escalated,
     Case.Transferred: _transferred,
     Case.Resolved: _resolved,
+    Case.SurveyRequested: _survey_requested,
     Case.Reopened: _reopened,
     Case.Closed: _closed,
     Case.MergedInto: _merged_into,

@@ -163,7 +163,7 @@ def _category(case: Case) -> str | None:
     line, kind = case.category.line, case.category.kind
     if line is None and kind is None:
         return None
-    return f"{NOTHING if line is None else line.value}/{NOTHING if kind is None else kind.value}"
+    return f"{NOTHING if line is None else line.value}/{NOTHING if kind is None else kind}"
 
 
 def _due(name: ClockName) -> Callable[[Case], datetime | None]:
@@ -204,6 +204,8 @@ _ATTRIBUTES: Final[dict[str, Callable[[Case], Any]]] = {
     "resolution due": _due(ClockName.RESOLUTION),
     "resolution clock": _clock(ClockName.RESOLUTION),
     "resolution": lambda case: case.resolution,
+    "survey requested": lambda case: case.survey_requested_at,
+    "closes by itself": lambda case: case.auto_close_at,
     "merged into": lambda case: case.merged_into,
     "merged from": lambda case: ", ".join(str(merged) for merged in case.merged_from) or None,
     "feedback": lambda case: None if case.feedback is None else f"{case.feedback.score}/5",

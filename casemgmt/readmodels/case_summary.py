@@ -55,6 +55,8 @@ class CaseSummary:
     # intake account lists only the cases it opened (migration 0010; a rebuild fills old rows).
     opened_by: str | None = None
     external_ref: str | None = None
+    # When a resolved case closes by itself (its `SurveyRequested`; migration 0012).
+    auto_close_at: datetime | None = None
 
     @property
     def breached(self) -> bool:

@@ -13,8 +13,10 @@ from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.persistence.locks import lock_holders
 from casemgmt.projections.audit_log import AuditLogProjection
 from casemgmt.projections.case_list import CaseListProjection
+from casemgmt.projections.reports import ReportProjection
 from casemgmt.projections.work_queues import WorkQueueProjection
 from casemgmt.readmodels.work_queue_layout import DEFAULT_KEY_PREFIX
+from casemgmt.runtime.auto_close import AutoCloser
 from casemgmt.runtime.log import EventLog
 from casemgmt.runtime.runner import DEFAULT_BATCH_SIZE, ProjectionWorker
 from casemgmt.runtime.sla_timer import SlaTimer
@@ -51,10 +53,12 @@ class Projections:
         datastore: Datastore,
         *,
         timer: Callable[[], SlaTimer] | None = None,
+        closer: Callable[[], AutoCloser] | None = None,
     ):
         self.log = log
         self.datastore = datastore
         self.timer = timer  # makes the SLA timer a worker runs beside the projections
+        self.closer = closer  # makes the auto-closer of resolved cases, run the same way
         self._by_name = {projection.name: projection for projection in projections}
 
     @property
@@ -135,20 +139,25 @@ class Projections:
         """A worker for these projections and the SLA timer (all by default); `start()` it,
         `stop()` it. `names` may name the timer, `sla_timer`, as well as projections."""
         wanted = self.runner_names if names is None else list(names)
-        with_timer = self.timer is not None and SlaTimer.name in wanted
-        chosen = [self[name] for name in wanted if not (with_timer and name == SlaTimer.name)]
+        makers = {SlaTimer.name: self.timer, AutoCloser.name: self.closer}
+        others = [make() for name, make in makers.items() if make is not None and name in wanted]
+        chosen = [self[name] for name in wanted if name not in makers or makers[name] is None]
         return ProjectionWorker(
             self.log,
             chosen,
             batch_size=batch_size,
             lock_retry_seconds=lock_retry_seconds,
-            others=[self.timer()] if with_timer and self.timer is not None else [],
+            others=others,
         )
 
     @property
     def runner_names(self) -> list[str]:
-        """What a worker can run: every projection, and the SLA timer."""
-        return [*self.names, *([SlaTimer.name] if self.timer is not None else [])]
+        """What a worker can run: every projection, the SLA timer and the auto-closer."""
+        return [
+            *self.names,
+            *([SlaTimer.name] if self.timer is not None else []),
+            *([AutoCloser.name] if self.closer is not None else []),
+        ]
 
     def check_runner(self, name: str) -> None:
         """Refuses a name that is neither a projection nor the SLA timer, naming those there are."""
@@ -175,9 +184,11 @@ def build_projections(
             CaseListProjection(datastore, routing),
             WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
             AuditLogProjection(datastore),
+            ReportProjection(datastore),
         ],
         datastore,
         timer=lambda: SlaTimer(
             care_centre, datastore, log, clock=clock, policy_fingerprint=policy_fingerprint
         ),
+        closer=lambda: AutoCloser(care_centre, datastore, log, clock=clock),
     )

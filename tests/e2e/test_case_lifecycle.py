@@ -59,10 +59,10 @@ def test_a_case_from_each_channel_is_worked_to_closed_and_rated(
             "resolve",
             {"resolution": "Sổ đã được gửi", "summary": "gửi lại"},
             "resolved",
-            16,  # Resolved, SlaClockStopped (resolution)
+            17,  # Resolved, SlaClockStopped (resolution), SurveyRequested
         ),
-        (agent, "close", {}, "closed", 17),
-        (intake, "feedback", {"score": 5, "comment": "Rất tốt"}, "closed", 18),
+        (agent, "close", {}, "closed", 18),
+        (intake, "feedback", {"score": 5, "comment": "Rất tốt"}, "closed", 19),
     ]
     etag = opened.headers["ETag"]
     for who, action, body, status, version in steps:
@@ -91,6 +91,7 @@ def test_a_case_from_each_channel_is_worked_to_closed_and_rated(
         "NoteAdded",
         "Resolved",
         "SlaClockStopped",
+        "SurveyRequested",  # through the channel the case came in by
         "Closed",
         "FeedbackRecorded",
     ]

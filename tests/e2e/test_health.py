@@ -33,6 +33,7 @@ def test_health_is_ok_when_the_database_and_redis_answer(app: Flask) -> None:
         "case_summaries",
         "work_queues",
         "audit_log",
+        "reports",
     }
 
 
@@ -55,7 +56,12 @@ def test_a_projection_nobody_processes_is_reported_stopped_but_health_stays_ok(
     assert response.get_json()["status"] == "ok"
     projections = response.get_json()["components"]["projections"]
     assert projections["status"] == "stopped"
-    assert set(projections["projections"]) == {"case_summaries", "work_queues", "audit_log"}
+    assert set(projections["projections"]) == {
+        "case_summaries",
+        "work_queues",
+        "audit_log",
+        "reports",
+    }
     assert all(p["lag"] >= 1 for p in projections["projections"].values())
     assert "behind" in projections["detail"]
 

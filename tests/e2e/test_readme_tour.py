@@ -113,6 +113,7 @@ def test_the_readme_tour_takes_an_email_case_from_intake_to_closed_with_a_rating
         "SlaClockStopped",  # first_response
         "Resolved",
         "SlaClockStopped",  # resolution
+        "SurveyRequested",  # the mail gateway sends the survey
         "FeedbackRecorded",
         "Closed",
     ]

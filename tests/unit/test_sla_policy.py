@@ -175,7 +175,7 @@ def test_a_design_example_with_its_hours_as_a_table_loads(tmp_path: Path) -> Non
         (
             with_change("warning_at = 0.8", 'warning_at = 0.8\ncolour = "red"'),
             "colour: unknown key; expected one of: "
-            "version, warning_at, calendars, units, targets, queues",
+            "version, warning_at, auto_close_after, calendars, units, targets, queues, taxonomy",
         ),
         (
             with_change('calendar = "around_the_clock"', 'calendar = "night"'),
