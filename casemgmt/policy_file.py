@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import holidays
 
 from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML, PolicyError, SlaPolicy
+from casemgmt.domain.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,6 +50,24 @@ def load_policy(path: Path | None, *, setting: str = "CASEMGMT_SLA_POLICY") -> S
     document = {**tomllib.loads(DEFAULT_POLICY_TOML), **document}
     try:
         return SlaPolicy.from_mapping(document, public_holidays=public_holidays)
+    except PolicyError as error:
+        raise PolicyFileError(_one_line(f"{where}: {error}")) from None
+
+
+def load_taxonomy(path: Path | None, *, setting: str = "CASEMGMT_SLA_POLICY") -> Taxonomy:
+    """The kinds of inquiry and units the policy file's `[taxonomy]` names (the default ones for
+    what it leaves out, and without a file)."""
+    if path is None:
+        return Taxonomy()
+    where = f"{setting}={path}"
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PolicyFileError(_one_line(f"{where}: cannot be read ({error.strerror})")) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise PolicyFileError(_one_line(f"{where}: not valid TOML: {error}")) from None
+    try:
+        return Taxonomy.from_mapping(document.get("taxonomy"))
     except PolicyError as error:
         raise PolicyFileError(_one_line(f"{where}: {error}")) from None
 

@@ -45,6 +45,9 @@ class InsuranceLine(StrEnum):
 
 
 class InquiryKind(StrEnum):
+    """The default taxonomy's kinds of inquiry; the policy file may name others
+    (`casemgmt.domain.taxonomy`), so a case holds its kind as a plain string."""
+
     POLICY_QUESTION = "policy_question"
     PROCEDURE = "procedure"
     BENEFIT_STATUS = "benefit_status"
@@ -94,29 +97,28 @@ class Requester:
 
 @dataclass(frozen=True)
 class Category:
-    """Which insurance line and what kind of inquiry; either may be unknown until triage."""
+    """Which insurance line and what kind of inquiry; either may be unknown until triage.
+
+    The kind is a name of the centre's taxonomy (`casemgmt.domain.taxonomy`, checked by the
+    application against the policy in force), kept as a plain string: a kind the taxonomy no
+    longer lists still loads from the events that recorded it.
+    """
 
     line: InsuranceLine | None = None
-    kind: InquiryKind | None = None
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         if self.line is not None:
             line = require_member(InsuranceLine, "category.line", self.line)
             object.__setattr__(self, "line", line)
         if self.kind is not None:
-            kind = require_member(InquiryKind, "category.kind", self.kind)
-            object.__setattr__(self, "kind", kind)
+            kind = require_text("category.kind", self.kind)
+            object.__setattr__(self, "kind", str(kind))  # an InquiryKind member as its value
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "line": None if self.line is None else self.line.value,
-            "kind": None if self.kind is None else self.kind.value,
-        }
+        return {"line": None if self.line is None else self.line.value, "kind": self.kind}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Category:
         line, kind = data.get("line"), data.get("kind")
-        return cls(
-            line=None if line is None else InsuranceLine(line),
-            kind=None if kind is None else InquiryKind(kind),
-        )
+        return cls(line=None if line is None else InsuranceLine(line), kind=kind)

@@ -13,6 +13,7 @@ from casemgmt.api.presenters import case_view
 from casemgmt.bootstrap import build
 from casemgmt.domain import Role
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingRules
+from tests.support.servers import OWN_QUEUE_PREFIX, UnitsOfTests
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -140,8 +141,6 @@ def whole_view(caller: Caller, case_id: str) -> dict[str, Any]:
 
 # -- projections: the case list and the work queues ----------------------------------------------
 
-OWN_QUEUE_PREFIX = "queue-"
-
 
 class OwnQueuePerUnit(RoutingRules):
     """The built-in routing, except that a case of a unit named `queue-…` waits in that queue.
@@ -169,7 +168,7 @@ def projected(container: Container) -> Iterator[Container]:
     other test modules start workers of their own.
     """
     routing = OwnQueuePerUnit(DEFAULT_ROUTING.rules, DEFAULT_ROUTING.default_queue)
-    own = build(container.settings, routing=routing)
+    own = build(container.settings, routing=routing, taxonomy=UnitsOfTests())
     try:
         with own.projections.worker(lock_retry_seconds=0.1):
             yield own

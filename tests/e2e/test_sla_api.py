@@ -24,6 +24,7 @@ from casemgmt.domain import Actor, Context, Role
 from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.policy_file import load_policy
 from tests.e2e.conftest import Caller, OwnQueuePerUnit, caught_up, new_token, open_case, own_queue
+from tests.support.servers import UnitsOfTests
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,6 +84,7 @@ def centre(
         routing=OwnQueuePerUnit(DEFAULT_ROUTING.rules, DEFAULT_ROUTING.default_queue),
         clock=clock,
         sla_policy=load_policy(policy),
+        taxonomy=UnitsOfTests(),
     )
     try:
         with own.projections.worker(own.projections.names, lock_retry_seconds=0.1):

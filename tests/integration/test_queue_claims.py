@@ -127,7 +127,7 @@ def test_a_case_leaves_its_queue_when_taken_or_finished_and_returns_when_free_ag
     assert waiting(setup) == [case, other]
     app.act(case, Action.ASSIGN, at(7), agent="lan.nguyen")
     app.act(
-        case, Action.TRANSFER, at(8), unit="hcm", reason="Thuộc thẩm quyền TP.HCM"
+        case, Action.TRANSFER, at(8), unit="hcmc", reason="Thuộc thẩm quyền TP.HCM"
     )  # back to waiting, unassigned
     assert waiting(setup) == [case, other]
     app.act(case, Action.ASSIGN, at(9), agent="binh.le")

@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from casemgmt.bootstrap import Container, build
+from casemgmt.domain.taxonomy import Taxonomy
 from casemgmt.embedded import ensure_servers
 from casemgmt.settings import Settings
 from tests.support.databases import scratch_database
@@ -75,10 +76,27 @@ def app_settings(servers: Settings) -> Iterator[Settings]:
         yield replace(servers, database_url=url)
 
 
+# Units tests make up to keep their cases apart: `queue-…` (each test's cases wait in a queue of
+# their own under the e2e tests' routing, tests/e2e/conftest.py) and `list-…` (the case list's).
+OWN_QUEUE_PREFIX = "queue-"
+MADE_UP_UNITS = (OWN_QUEUE_PREFIX, "list-")
+
+
+@dataclass(frozen=True)
+class UnitsOfTests(Taxonomy):
+    """The default taxonomy, which also takes the units tests make up."""
+
+    def check_unit(self, field: str, unit: str | None) -> str | None:
+        if unit is not None and unit.startswith(MADE_UP_UNITS):
+            return unit
+        return super().check_unit(field, unit)
+
+
 @pytest.fixture(scope="session")
 def container(app_settings: Settings) -> Iterator[Container]:
-    """casemgmt wired as in production, on the session's migrated database."""
-    built = build(app_settings)
+    """casemgmt wired as in production, on the session's migrated database (its taxonomy also
+    taking the units tests make up)."""
+    built = build(app_settings, taxonomy=UnitsOfTests())
     try:
         yield built
     finally:
