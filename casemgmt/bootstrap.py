@@ -17,16 +17,18 @@ from eventsourcing.persistence import PersistenceError
 
 from casemgmt.application import CareCentre, Claims
 from casemgmt.application.erasure import RequesterErasure
+from casemgmt.application.sessions import CareSessions
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.embedded import EmbeddedServers, ensure_servers
-from casemgmt.persistence.accounts import Accounts
+from casemgmt.persistence import sharing
+from casemgmt.persistence.accounts import Accounts, SignIns
 from casemgmt.persistence.datastore import connect
 from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.reads import ReadRecorder
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
 from casemgmt.persistence.shredding import ShreddingMapper
-from casemgmt.policy_file import PolicyFileError, load_policy, policy_fingerprint
+from casemgmt.policy_file import PolicyFileError, load_policy, load_taxonomy, policy_fingerprint
 from casemgmt.queries import TakenCase, WorkQueues
 from casemgmt.runtime import Projections, build_projections
 from casemgmt.settings import Settings, SettingsError
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
     from casemgmt.application import ReferenceNumbers
     from casemgmt.domain.sla_policy import SlaPolicy
+    from casemgmt.domain.taxonomy import Taxonomy
     from casemgmt.persistence.datastore import Datastore
 
 
@@ -63,6 +66,8 @@ class Container:
     sla_policy: SlaPolicy
     sla_policy_fingerprint: str  # "" when the policy was handed to `build` rather than read
     reads: ReadRecorder  # who read which case through the API, written in batches
+    care_sessions: CareSessions  # active care: conferences, Q&A sessions and their questions
+    taxonomy: Taxonomy  # the kinds of inquiry and units new commands may name
     clock: Callable[[], datetime] = utc_now
     servers: EmbeddedServers | None = field(default=None, repr=False)
 
@@ -77,6 +82,7 @@ class Container:
 
     def close(self) -> None:
         self.reads.close()  # writes the reads that wait, before the pool goes
+        self.care_sessions.close()
         self.care_centre.close()  # closes the pool
         self.redis.close()
         if self.servers is not None:
@@ -123,12 +129,14 @@ def build(
     routing: RoutingRules | None = None,
     references: ReferenceNumbers | None = None,
     sla_policy: SlaPolicy | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> Container:
     """Wire the parts against servers that are already running and migrated.
 
     Every seam a test may want to replace is a parameter: the clock that everything reading time
     reads, the routing rules (default: the policy file's), the reference numbers (default: the
-    database sequence). The connection settings come in `settings`.
+    database sequence), the taxonomy (default: the policy file's). The connection settings come
+    in `settings`.
     """
     assert settings.redis_url is not None
     routing = routing_rules(settings) if routing is None else routing
@@ -137,14 +145,24 @@ def build(
     if sla_policy is None:
         sla_policy = sla_policy_of(settings)
         fingerprint = policy_fingerprint(settings.sla_policy_path)
-    care_centre = CareCentre(env=application_env(settings), sla_policy=sla_policy)
+    if taxonomy is None:
+        taxonomy = taxonomy_of(settings)
+    care_centre = CareCentre(
+        env=application_env(settings), sla_policy=sla_policy, taxonomy=taxonomy
+    )
     datastore = _event_store_datastore(care_centre)
     care_centre.references = references or SequenceReferences(datastore)
-    accounts = Accounts(datastore, clock)
-    care_centre.accounts = accounts  # whom `assign` names must be an account that may hold cases
     key_prefix = redis_key_prefix(settings, datastore)
     redis_client = redis.Redis.from_url(settings.redis_url)
+    # Verified tokens are remembered per process; an account change bumps the generation in Redis.
+    sign_ins = SignIns(redis_client, f"{key_prefix}:accounts:generation")
+    accounts = Accounts(datastore, clock, sign_ins=sign_ins)
+    care_centre.accounts = accounts  # whom `assign` names must be an account that may hold cases
     work_queues = WorkQueues(redis_client, clock=clock, routing=routing, key_prefix=key_prefix)
+    with sharing(datastore):  # the sessions' events go through the event store's pool
+        care_sessions = CareSessions(
+            application_env(settings), care_centre=care_centre, taxonomy=taxonomy
+        )
     return Container(
         settings=settings,
         care_centre=care_centre,
@@ -166,6 +184,8 @@ def build(
         sla_policy=sla_policy,
         sla_policy_fingerprint=fingerprint or "",
         reads=ReadRecorder(datastore),
+        care_sessions=care_sessions,
+        taxonomy=taxonomy,
         clock=clock,
         servers=servers,
     )
@@ -194,6 +214,14 @@ def sla_policy_of(settings: Settings) -> SlaPolicy:
     """The SLA policy: the policy file's, or the built-in one; a bad file stops start-up."""
     try:
         return load_policy(settings.sla_policy_path)
+    except PolicyFileError as error:
+        raise SettingsError(str(error)) from None
+
+
+def taxonomy_of(settings: Settings) -> Taxonomy:
+    """The kinds of inquiry and units: the policy file's `[taxonomy]`, or the default ones."""
+    try:
+        return load_taxonomy(settings.sla_policy_path)
     except PolicyFileError as error:
         raise SettingsError(str(error)) from None
 

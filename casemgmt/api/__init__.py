@@ -10,7 +10,19 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, redirect
 
-from casemgmt.api import accounts, audit, cases, health, metrics, queues, requesters, sla, verify
+from casemgmt.api import (
+    accounts,
+    audit,
+    cases,
+    health,
+    metrics,
+    queues,
+    reports,
+    requesters,
+    sessions,
+    sla,
+    verify,
+)
 from casemgmt.api.access_log import register_access_log
 from casemgmt.api.context import EXTENSION, begin_request, end_request
 from casemgmt.api.docs import register_docs
@@ -71,6 +83,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Flask:
     api.register_blueprint(verify.blp)
     api.register_blueprint(requesters.blp)
     api.register_blueprint(accounts.blp)
+    api.register_blueprint(sessions.blp)
+    api.register_blueprint(reports.blp)
     api.register_blueprint(health.blp)
     app.register_blueprint(metrics.blp)
     app.add_url_rule("/api/v1/docs", "docs", _to_docs)

@@ -20,7 +20,7 @@ from casemgmt.api.context import (
 from casemgmt.api.openapi import Blueprint
 from casemgmt.api.presenters import audit_event_state, case_read_state, page_state
 from casemgmt.api.representations import AuditEventListView, CaseReadListView
-from casemgmt.api.schemas import SHORT, Paged, Several, Text, enum_field, representable
+from casemgmt.api.schemas import SHORT, Paged, QueryMoment, Several, Text, enum_field
 from casemgmt.domain import Role
 from casemgmt.queries.audit import find_events, find_reads
 from casemgmt.readmodels.audit_entry import EVENT_TYPES, CaseRead
@@ -44,14 +44,12 @@ class AuditQuerySchema(Paged):
     case = Several(
         Text(validate=SHORT), metadata={"description": "Case ids or references (CC-2026-000001)"}
     )
-    start = fields.AwareDateTime(
+    start = QueryMoment(
         data_key="from",
-        validate=representable,
         metadata={"description": "From this moment on (ISO-8601, with offset)"},
     )
-    end = fields.AwareDateTime(
+    end = QueryMoment(
         data_key="to",
-        validate=representable,
         metadata={"description": "Before this moment (ISO-8601, with offset)"},
     )
 

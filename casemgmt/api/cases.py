@@ -42,9 +42,10 @@ from casemgmt.api.schemas import (
     CaseQuerySchema,
     OpenCaseSchema,
 )
-from casemgmt.application import narrowed, roles_that_may
+from casemgmt.application import CaseNotFound, narrowed, roles_that_may
 from casemgmt.domain import Action, Actor
 from casemgmt.queries import search_cases
+from casemgmt.queries.case_ids import case_id_by_reference
 from casemgmt.readmodels.audit_entry import ReadView
 
 if TYPE_CHECKING:
@@ -166,11 +167,47 @@ class CaseResource(MethodView):
     @blp.response(200, CaseView, headers=ETAG_HEADER)
     def get(self, case_id: UUID, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Read a case as it is now, at a version (?version=N) or at a moment (?as_of=…)."""
-        centre = current_container().care_centre
-        case, reader = centre.read_case(case_id, current_actor(), **query)
-        past = query.get("as_of") or (case.modified_on if query.get("version") else None)
-        record_read(case.id, case.reference, _view_read(query), reader.on_behalf_of)
-        return case_response(case, at=past)
+        return _read_case(case_id, query)
+
+
+@blp.route("/by-reference/<reference>", endpoint="CaseByReference")
+class CaseByReference(MethodView):
+    @requires("read")
+    @blp.problems(404, 422)
+    @blp.arguments(CaseQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.response(200, CaseView, headers=ETAG_HEADER)
+    def get(self, reference: str, **query: Any) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Read a case found by its reference (CC-2026-000001), as `GET /cases/{id}` reads it.
+
+        The reference is looked up in the case list, which has a new case a moment after it was
+        opened. An intake account finds only the cases it opened.
+        """
+        missing = (
+            f"no case has the reference {reference!r} (a reference looks like CC-2026-000001; "
+            "a case just opened is found a moment later)"
+        )
+        case_id = case_id_by_reference(current_container().datastore, reference.strip())
+        if case_id is None:
+            raise CaseNotFound(None, missing)
+        try:
+            data, status, headers = _read_case(case_id, query)
+        except CaseNotFound as error:
+            # Not visible to this caller (an intake account's rule): its id is not revealed. What
+            # a visible case lacks (a version, a moment) is said as `GET /cases/{id}` says it.
+            if str(error) == str(CaseNotFound(case_id)):
+                raise CaseNotFound(None, missing) from None
+            raise
+        headers["Content-Location"] = url_for("cases.Case", case_id=case_id)
+        return data, status, headers
+
+
+def _read_case(case_id: UUID, query: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """The case as the caller may see it (now, at a version or at a moment); the read recorded."""
+    centre = current_container().care_centre
+    case, reader = centre.read_case(case_id, current_actor(), **query)
+    past = query.get("as_of") or (case.modified_on if query.get("version") else None)
+    record_read(case.id, case.reference, _view_read(query), reader.on_behalf_of)
+    return case_response(case, at=past)
 
 
 @blp.route("/<uuid:case_id>/history")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.api.representations import AuditEventView, CaseView
-from casemgmt.domain import Actor, Channel, InquiryKind, InsuranceLine, Priority, Role, Status
+from casemgmt.domain import Actor, Channel, InsuranceLine, Priority, Role, Status
 from casemgmt.domain.sla import ClockName, ClockState
 from casemgmt.queries.sla import clock_state_at, is_at_risk
 from casemgmt.readmodels.audit_entry import ReadView, event_data, readable_history
@@ -303,5 +303,5 @@ def queue_item_state(position: int, item: QueueItem) -> dict[str, Any]:
 def _category(line: str | None, kind: str | None) -> dict[str, Any]:
     return {
         "line": None if line is None else InsuranceLine(line),
-        "kind": None if kind is None else InquiryKind(kind),
+        "kind": kind,
     }

@@ -15,7 +15,6 @@ from casemgmt.api.schemas import enum_field
 from casemgmt.domain import (
     Channel,
     Direction,
-    InquiryKind,
     InsuranceLine,
     Priority,
     RequesterKind,
@@ -45,7 +44,7 @@ class RequesterView(Schema):
 
 class CategoryView(Schema):
     line = enum_field(InsuranceLine, **NULLABLE)
-    kind = enum_field(InquiryKind, **NULLABLE)
+    kind = fields.String(**NULLABLE)
 
 
 class MessageView(Schema):

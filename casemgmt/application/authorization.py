@@ -41,6 +41,13 @@ CALLS: Final[dict[str, frozenset[Role]]] = {
     "audit": frozenset({Role.AUDITOR, Role.ADMIN}),  # the action log, reads, account changes
     "accounts": frozenset({Role.ADMIN}),  # list, add, disable, enable, rotate accounts
     "erase": frozenset({Role.ADMIN}),  # erase a requester's personal data (crypto-shredding)
+    # Active care: supervisors plan conferences and Q&A sessions and record them as held; the
+    # agents who staff them record the questions raised there (each opens an in-person case).
+    "schedule-session": SUPERVISORS,
+    "record-session": SUPERVISORS,
+    "raise-question": WORKERS,
+    "read-sessions": frozenset({Role.AUDITOR}) | WORKERS,
+    "read-reports": frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}),  # summary report
 }
 # What `X-On-Behalf-Of` is recorded as when it names the case's requester.
 ON_BEHALF_OF_REQUESTER: Final = "requester"

@@ -7,6 +7,8 @@ through the command's `Context`. Every action declared in `casemgmt.domain.Actio
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 from typing import (
@@ -32,6 +34,7 @@ from casemgmt.application.authorization import (
     check_visible,
     narrowed,
 )
+from casemgmt.application.erasure import SealingKeyDestroyed
 from casemgmt.application.errors import (
     CaseNotFound,
     ConcurrentUpdate,
@@ -48,21 +51,24 @@ from casemgmt.domain import (
     Priority,
     Requester,
     Role,
+    Status,
 )
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
     from datetime import datetime
 
+    from eventsourcing.application import ProcessingEvent
     from eventsourcing.domain import MutableOrImmutableAggregate
-    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.persistence import AggregateRecorder, Recording, StoredEvent
     from eventsourcing.utils import EnvType
 
     from casemgmt.application.directory import AccountDirectory
     from casemgmt.application.references import ReferenceNumbers
     from casemgmt.domain import Actor, Category, Context
     from casemgmt.domain.sla_policy import SlaPolicy
+    from casemgmt.domain.taxonomy import Taxonomy
 
     # A change to a case's clocks under a policy: returns how many events it recorded.
     _ClockChange: TypeAlias = Callable[[Case, SlaPolicy, Context], int]
@@ -74,14 +80,52 @@ _ATTEMPTS: Final = 3
 
 
 @runtime_checkable
-class ReadsManyAggregates(Protocol):
-    """A recorder that reads the events of many aggregates in one query (casemgmt's own)."""
+class LoadsAggregates(Protocol):
+    """A recorder that reads aggregates' latest snapshots and the events after them, for any
+    number of aggregates, in one query (casemgmt's own)."""
 
-    def select_latest_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]: ...
+    def select_aggregates(
+        self, originator_ids: Sequence[UUID], snapshots: AggregateRecorder | None
+    ) -> dict[UUID, tuple[StoredEvent | None, list[StoredEvent]]]: ...
 
-    def select_events_after(
-        self, versions: Mapping[UUID, int]
-    ) -> dict[UUID, list[StoredEvent]]: ...
+
+class _RecentEvents:
+    """The events of the case this thread loaded or saved last, from its first on, for a moment.
+
+    A request that reads or changes a case for an intake account answers with what that account
+    recorded on it (`messages_recorded_by`) and checks that it opened it (`opened_by`); both are
+    read from the events just loaded instead of from the database again. Kept for `SECONDS` at
+    most, so that an erasure is not outlived by more than the requester keys' own cache does.
+    """
+
+    SECONDS: Final = 1.0
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def remember(self, case_id: UUID, events: list[Case.Event]) -> None:
+        contiguous = all(
+            event.originator_version == number for number, event in enumerate(events, 1)
+        )
+        self._local.recent = (case_id, events, time.monotonic()) if contiguous else None
+
+    def extend(self, case_id: UUID, events: list[Case.Event]) -> None:
+        """Adds the events just saved, when they follow the ones remembered of the case."""
+        recent = self.up_to(case_id, None)
+        if recent is not None:
+            self.remember(case_id, recent + events)
+
+    def up_to(self, case_id: UUID, version: int | None) -> list[Case.Event] | None:
+        """The case's events up to `version` (all: None), if they are all remembered."""
+        recent = getattr(self._local, "recent", None)
+        if recent is None or recent[0] != case_id:
+            return None
+        _, events, at = recent
+        if time.monotonic() - at > self.SECONDS:
+            return None
+        if version is None:
+            return list(events)
+        return list(events[:version]) if len(events) >= version else None
 
 
 class CareCentre(Application[UUID]):
@@ -102,6 +146,7 @@ class CareCentre(Application[UUID]):
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
         sla_policy: SlaPolicy | None = None,
         accounts: AccountDirectory | None = None,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         """Builds the application; `references` may be left out where no case is opened.
 
@@ -115,6 +160,8 @@ class CareCentre(Application[UUID]):
         self.new_id = new_id
         self.reopen_window = reopen_window
         self.sla_policy = sla_policy  # None: cases have no SLA clocks
+        self._recent = _RecentEvents()
+        self.taxonomy = taxonomy  # None: any kind and unit (`casemgmt.bootstrap` always gives it)
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -137,12 +184,12 @@ class CareCentre(Application[UUID]):
         Returns the case and whether it was created now.
         """
         authorize(ctx.actor, "open")
+        self._check_taxonomy(category=category, unit=unit)
         ctx = replace(ctx, actor=check_on_behalf(ctx.actor, "open", requester))
         if ctx.actor.role is Role.INTAKE:
             # A channel integration's intake is caused by the channel, not by a person.
             ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
         case_id = self.new_id() if external_ref is None else Case.id_for(channel, external_ref)
-        existing = self.find_case(case_id) if external_ref is not None else None
         repeat: dict[str, Any] = {
             "channel": channel,
             "external_ref": external_ref,
@@ -150,8 +197,6 @@ class CareCentre(Application[UUID]):
             "body": body,
             "requester": requester,
         }
-        if existing is not None:
-            return self._repeated(existing, **repeat), False
         case = Case.receive(
             id=case_id,
             reference=self._next_reference(received_at or ctx.at),
@@ -167,14 +212,18 @@ class CareCentre(Application[UUID]):
             ctx=ctx,
         )
         self._keep_clocks(case, ctx)
+        received = cast("list[Case.Event]", list(case.pending_events))
+        # Written before anything is read: a delivery seen before (or arriving twice at once)
+        # collides with its case's first event, which has the same id and version, and only then
+        # is that case read, to compare. One round trip for a new case, two for a repeat.
         try:
-            self._save(case)
-        except ConcurrentUpdate:
-            # The same message arrived twice at once and the other delivery won: same case.
+            self.save(case)
+        except IntegrityError:
             if external_ref is None:
-                raise
-            won = self.get_case(case_id)
-            return self._repeated(won, **repeat), False
+                raise ConcurrentUpdate(case_id, self.find_case(case_id)) from None
+            self._give_back_reference(case.reference)
+            return self._repeated(self.get_case(case_id), **repeat), False
+        self._recent.remember(case_id, received)
         return case, True
 
     @staticmethod
@@ -241,6 +290,7 @@ class CareCentre(Application[UUID]):
         arguments = {name: body.get(name) for name in declared}
         if action is Action.ASSIGN and arguments["agent"] is None:
             arguments["agent"] = ctx.actor.id  # left out: the caller takes the case
+        self._check_taxonomy(category=arguments.get("category"), unit=arguments.get("unit"))
         return arguments
 
     def _perform(
@@ -326,6 +376,38 @@ class CareCentre(Application[UUID]):
             return recorded
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def auto_close(self, case_id: UUID, ctx: Context) -> bool:
+        """Closes the resolved case if its auto-close moment has come by `ctx.at`; True when
+        this call closed it.
+
+        Once only: a case already closed, reopened or not yet due is left as it is (the case list
+        the auto-closer polls may be behind), and of two concurrent calls the loser finds the case
+        closed when it tries again on the new version.
+        """
+        for attempt in range(1, _ATTEMPTS + 1):
+            case = self.get_case(case_id)
+            if case.status is not Status.RESOLVED or case.auto_close_at is None:
+                return False
+            if ctx.at < case.auto_close_at:
+                return False
+            case.auto_close(ctx)
+            try:
+                self._save(case)
+            except ConcurrentUpdate:
+                if attempt == _ATTEMPTS:
+                    raise
+                continue
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        try:
+            return super()._record(processing_event)
+        except SealingKeyDestroyed:
+            # The requester was erased after this process looked their key up; nothing was
+            # written, and the key is forgotten: sealed again, the events go under a new key.
+            return super()._record(processing_event)
+
     def _keep_clocks(self, case: Case, ctx: Context) -> None:
         if self.sla_policy is not None:
             case.keep_clocks(self.sla_policy, ctx)
@@ -333,32 +415,38 @@ class CareCentre(Application[UUID]):
     # -- reading --------------------------------------------------------------------------------
 
     def get_case(self, case_id: UUID) -> Case:
-        """The case as it is now."""
-        try:
-            return cast("Case", self.repository.get(case_id))
-        except AggregateNotFoundError:
-            raise CaseNotFound(case_id) from None
+        """The case as it is now: with casemgmt's recorder, its latest snapshot and the events
+        after it in one query."""
+        if not isinstance(self.recorder, LoadsAggregates):
+            try:
+                return cast("Case", self.repository.get(case_id))
+            except AggregateNotFoundError:
+                raise CaseNotFound(case_id) from None
+        cases = self._load([case_id])
+        if not cases:
+            raise CaseNotFound(case_id)
+        return cases[0]
 
     def get_cases(self, case_ids: Sequence[UUID]) -> list[Case]:
         """The cases as they are now, in the order asked (unknown ids left out): with casemgmt's
-        recorder, two queries for any number of cases instead of two per case."""
-        recorder = self.recorder
-        snapshots = None if self.snapshots is None else self.snapshots.recorder
-        if not isinstance(recorder, ReadsManyAggregates) or (
-            snapshots is not None and not isinstance(snapshots, ReadsManyAggregates)
-        ):
+        recorder, one query for any number of cases instead of two per case."""
+        if not isinstance(self.recorder, LoadsAggregates):
             return [case for case in map(self.find_case, case_ids) if case is not None]
+        return self._load(case_ids)
+
+    def _load(self, case_ids: Sequence[UUID]) -> list[Case]:
+        recorder = cast("LoadsAggregates", self.recorder)
+        snapshots = None if self.snapshots is None else self.snapshots.recorder
         wanted = list(dict.fromkeys(case_ids))
-        latest = {} if snapshots is None else snapshots.select_latest_of(wanted)
-        after = {
-            case_id: latest[case_id].originator_version if case_id in latest else 0
-            for case_id in wanted
-        }
-        stored = recorder.select_events_after(after)
+        found = recorder.select_aggregates(wanted, snapshots)
         cases: list[Case] = []
         for case_id in wanted:
-            records = ([latest[case_id]] if case_id in latest else []) + stored.get(case_id, [])
-            events = (self.mapper.to_domain_event(record) for record in records)
+            snapshot, records = found.get(case_id, (None, []))
+            events = [self.mapper.to_domain_event(record) for record in records]
+            if snapshot is None:
+                self._recent.remember(case_id, cast("list[Case.Event]", events))
+            else:
+                events.insert(0, self.mapper.to_domain_event(snapshot))
             case = project_aggregate(None, events)
             if case is not None:
                 cases.append(cast("Case", case))
@@ -396,8 +484,14 @@ class CareCentre(Application[UUID]):
         """`case_at` for a reader, and the reader as the read is to be recorded: an intake
         account finds only the cases it opened, and `X-On-Behalf-Of` names the case's requester."""
         authorize(actor, "read")
-        self._check_visible(actor, case_id)
-        case = self.case_at(case_id, version=version, as_of=as_of)
+        if version is None and as_of is None:
+            # Loaded first, so that the visibility check finds the opener among the events just
+            # read; an unknown case and one the reader may not see are refused alike.
+            case = self.get_case(case_id)
+            self._check_visible(actor, case_id)
+        else:  # checked first: a past version's errors would tell that the case exists
+            self._check_visible(actor, case_id)
+            case = self.case_at(case_id, version=version, as_of=as_of)
         return case, check_on_behalf(actor, "read", case.requester)
 
     def read_history(self, case_id: UUID, actor: Actor) -> tuple[list[Case.Event], Actor]:
@@ -411,16 +505,20 @@ class CareCentre(Application[UUID]):
 
     def opened_by(self, case_id: UUID) -> str:
         """The account that opened the case (the actor of its `Received`)."""
-        first = list(self.events.get(case_id, lte=Case.INITIAL_VERSION))
+        first = self._recent.up_to(case_id, Case.INITIAL_VERSION)
+        if first is None:
+            stored = self.events.get(case_id, lte=Case.INITIAL_VERSION)
+            first = [cast("Case.Event", event) for event in stored]
         if not first:
             raise CaseNotFound(case_id)
-        return str(cast("Case.Event", first[0]).actor["id"])
+        return str(first[0].actor["id"])
 
     def messages_recorded_by(self, case_id: UUID, account: str, version: int) -> list[Message]:
         """The requester's words that `account` delivered, up to `version`: the inquiry it opened
         the case with and the messages it added (what an intake account sees of its case)."""
         recorded: list[Message] = []
-        for event in self.events.get(case_id, lte=version):
+        events = self._recent.up_to(case_id, version)
+        for event in self.events.get(case_id, lte=version) if events is None else events:
             if cast("Case.Event", event).actor["id"] != account:
                 continue
             if isinstance(event, Case.Received):
@@ -445,6 +543,16 @@ class CareCentre(Application[UUID]):
             raise RuntimeError(msg)
         return self.references.next_reference(received_at)
 
+    def _check_taxonomy(self, *, category: Category | None, unit: str | None) -> None:
+        """Refuses (422) a kind or unit the taxonomy does not list, naming those it does."""
+        if self.taxonomy is not None:
+            self.taxonomy.check_category("category", category)
+            self.taxonomy.check_unit("unit", unit)
+
+    def _give_back_reference(self, reference: str) -> None:
+        if self.references is not None:
+            self.references.give_back(reference)
+
     def _check_holder(self, agent: str) -> None:
         if self.accounts is not None:
             check_holder(agent, self.accounts.standing(agent))
@@ -455,10 +563,12 @@ class CareCentre(Application[UUID]):
 
     def _save(self, case: Case, *others: Case) -> Case:
         """Saves the cases' new events in one transaction; a lost race is a ConcurrentUpdate."""
+        saved = cast("list[Case.Event]", list(case.pending_events))
         try:
             self.save(case, *others)
         except IntegrityError:
             raise ConcurrentUpdate(case.id, self.find_case(case.id)) from None
+        self._recent.extend(case.id, saved)
         return case
 
     def _get_version(self, case_id: UUID, version: int) -> Case:

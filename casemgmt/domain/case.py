@@ -186,6 +186,18 @@ class Case(Aggregate):
             case.resolution_summary = self.summary
             case.resolved_at = self.timestamp
 
+    class SurveyRequested(Event):
+        """The resolution asks the requester to rate it: the channel's integration sends the
+        survey through `channel`; the case closes by itself at `auto_close_at` (None: it does
+        not) unless it is reopened first."""
+
+        channel: str
+        auto_close_at: datetime | None
+
+        def change(self, case: Case) -> None:
+            case.survey_requested_at = self.timestamp
+            case.auto_close_at = self.auto_close_at
+
     class Reopened(Event):
         reason: str
         from_status: str
@@ -193,10 +205,12 @@ class Case(Aggregate):
         def change(self, case: Case) -> None:
             case.resolution = case.resolution_summary = None
             case.resolved_at = case.closed_at = None
+            case.survey_requested_at = case.auto_close_at = None
 
     class Closed(Event):
         def change(self, case: Case) -> None:
             case.closed_at = self.timestamp
+            case.auto_close_at = None
 
     class MergedInto(Event):
         into: UUID
@@ -217,6 +231,15 @@ class Case(Aggregate):
 
         def change(self, case: Case) -> None:
             case.feedback = Feedback(self.score, self.comment, self.timestamp)
+
+    class LinkedToSession(Event):
+        """The question was raised at an active-care session (a conference or a Q&A session,
+        `casemgmt.domain.sessions`); recorded right after `Received` by the session's intake."""
+
+        session_id: UUID
+
+        def change(self, case: Case) -> None:
+            case.session_id = self.session_id
 
     class RequesterErased(Event):
         """The requester's personal data was erased: their key destroyed (the data reads as
@@ -320,6 +343,9 @@ class Case(Aggregate):
             # Attributes added after snapshots were first taken (clocks since the SLA release).
             case.__dict__.setdefault("clocks", {})
             case.__dict__.setdefault("erased_at", None)  # since requester erasure
+            case.__dict__.setdefault("session_id", None)  # since active-care sessions
+            case.__dict__.setdefault("survey_requested_at", None)  # since satisfaction surveys
+            case.__dict__.setdefault("auto_close_at", None)
             for name, restore in _VALUE_OBJECTS.items():
                 setattr(case, name, restore(getattr(case, name)))
             if "first_response_at" not in case.__dict__:  # the first message out, as events say
@@ -368,6 +394,9 @@ class Case(Aggregate):
         self.resolution_summary: str | None = None
         self.feedback: Feedback | None = None
         self.erased_at: datetime | None = None  # when the requester's data was erased
+        self.session_id: UUID | None = None  # the active-care session the question came from
+        self.survey_requested_at: datetime | None = None  # of the latest resolution
+        self.auto_close_at: datetime | None = None  # when the resolved case closes by itself
 
     @property
     def last_activity_at(self) -> datetime:
@@ -546,6 +575,13 @@ class Case(Aggregate):
         """Closes a resolved case."""
         self._record(self.Closed, ctx, self._transition(Action.CLOSE))
 
+    def auto_close(self, ctx: Context) -> None:
+        """Closes a resolved case whose auto-close moment has come (a rule's doing, not a
+        person's: `ctx` names the system actor and the rule)."""
+        status = self._transition(Action.CLOSE)
+        self.check_auto_close_due(ctx.at)
+        self._record(self.Closed, ctx, status)
+
     def merge(self, into: UUID, ctx: Context) -> None:
         """Ends this case as a duplicate of `into` (whose `record_merge` is saved with it)."""
         status = self._transition(Action.MERGE)
@@ -563,6 +599,12 @@ class Case(Aggregate):
         self.check_score(score)
         comment = optional_text("comment", comment)
         self._record(self.FeedbackRecorded, ctx, status, score=score, comment=comment)
+
+    def link_to_session(self, session_id: UUID, ctx: Context) -> None:
+        """Records the active-care session the question was raised at (the status kept)."""
+        self.check_not_linked_elsewhere(session_id)
+        if self.session_id != session_id:
+            self._record(self.LinkedToSession, ctx, self.status, session_id=session_id)
 
     def erase_requester(self, reason: str, ctx: Context) -> None:
         """Records that the requester's personal data was erased (in any state, the status kept)."""
@@ -587,6 +629,24 @@ class Case(Aggregate):
                 event_class, clock, extra = change
                 state = clock_as_dict(clock)
                 self._record(event_class, ctx, self.status, clock=name.value, state=state, **extra)
+        self._request_survey(policy, ctx)
+
+    def _request_survey(self, policy: SlaPolicy, ctx: Context) -> None:
+        """After the command that resolved the case: asks for the requester's rating, through
+        the channel the case came by, and sets when the case closes by itself. (Only then:
+        cases resolved before surveys existed are not surveyed by a later note.)"""
+        resolved_now = any(isinstance(event, Case.Resolved) for event in self.pending_events)
+        if not resolved_now or self.status is not Status.RESOLVED:
+            return
+        if self.survey_requested_at is not None or self.resolved_at is None:
+            return
+        self._record(
+            self.SurveyRequested,
+            ctx,
+            self.status,
+            channel=self.channel.value,
+            auto_close_at=policy.auto_close_at(self.resolved_at, self.unit),
+        )
 
     def record_sla_alarms(self, policy: SlaPolicy, ctx: Context) -> int:
         """Records the warnings and breaches due by `ctx.at` (each once); returns how many."""
@@ -660,7 +720,7 @@ class Case(Aggregate):
         target = policy.target_for(
             self.channel.value,
             None if category.line is None else category.line.value,
-            None if category.kind is None else category.kind.value,
+            category.kind,
             self.priority.value,
             self.unit,
         )
@@ -676,6 +736,11 @@ class Case(Aggregate):
     def check_not_assigned_to(self, agent: str) -> None:
         if agent == self.assignee:
             raise InvalidCommand("agent", f"case {self.reference} is already assigned to {agent}")
+
+    def check_not_linked_elsewhere(self, session_id: UUID) -> None:
+        if self.session_id is not None and self.session_id != session_id:
+            message = f"case {self.reference} was raised at session {self.session_id}"
+            raise InvalidCommand("session_id", message)
 
     def check_someone_assigned(self) -> str:
         if self.assignee is None:
@@ -693,6 +758,13 @@ class Case(Aggregate):
                 f"longer ago than the reopen window of {_describe(window)}"
             )
             raise self._refusal(Action.REOPEN, reason)
+
+    def check_auto_close_due(self, at: datetime) -> None:
+        if self.auto_close_at is None:
+            raise self._refusal(Action.CLOSE, "does not close by itself")
+        if at < self.auto_close_at:
+            when = self.auto_close_at.isoformat()
+            raise self._refusal(Action.CLOSE, f"closes by itself at {when}, not before")
 
     def check_not_itself(self, into: UUID) -> None:
         if into == self.id:

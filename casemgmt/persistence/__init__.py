@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.persistence import (
@@ -38,9 +40,25 @@ from casemgmt.persistence.shredding import RequesterKeys, ShreddingMapper
 from casemgmt.settings import SettingsError, positive_int
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import TypeVar
 
     TTracking = TypeVar("TTracking", bound=PostgresTrackingRecorder)
+
+
+# The datastore that applications built inside `sharing(datastore)` use instead of a pool of their
+# own: one process, one pool (CASEMGMT_POOL_SIZE), however many eventsourcing applications it runs.
+_SHARED: ContextVar[Datastore | None] = ContextVar("casemgmt_shared_datastore", default=None)
+
+
+@contextmanager
+def sharing(datastore: Datastore) -> Iterator[None]:
+    """Applications built in this block store their events through `datastore`."""
+    token = _SHARED.set(datastore)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
 
 
 class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
@@ -65,10 +83,17 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
                 f"No database URL: set '{self.DATABASE_URL}' in the application's environment"
             )
         pool_size = _positive_int(self.env.get(self.POOL_SIZE) or "8", self.POOL_SIZE)
-        self.datastore = Datastore(
-            ConnectionPool(url, size=pool_size),
-            schema=self.env.get(self.POSTGRES_SCHEMA) or "public",
-        )
+        shared = _SHARED.get()
+        self.owns_datastore = shared is None  # a shared one is closed by its owner
+        if shared is not None:
+            self.datastore = shared
+        else:
+            self.datastore = Datastore(
+                ConnectionPool(url, size=pool_size),
+                schema=self.env.get(self.POSTGRES_SCHEMA) or "public",
+            )
+        # One key store for the mapper that seals and the recorders that link the keys.
+        self.requester_keys = RequesterKeys(self.datastore)
 
     def mapper(
         self,
@@ -82,7 +107,7 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
             transcoder or self.transcoder(),
             compressor=self.compressor(),
             cipher=self.cipher(),
-            keys=RequesterKeys(self.datastore),
+            keys=self.requester_keys,
             events_table=schema.qualified(
                 self.datastore.schema, f"{self._prefix('stored')}_events"
             ),
@@ -112,6 +137,7 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
             events_table_name=f"{self._prefix('stored')}_events",
             audit_key=self._audit_key(),
         )
+        recorder.requester_keys = self.requester_keys
         if self._create_tables():
             recorder.create_table()
         return recorder
@@ -154,12 +180,14 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
             tracking_table_name=f"{self._prefix('notification')}_tracking",
             audit_key=self._audit_key(),
         )
+        recorder.requester_keys = self.requester_keys
         if self._create_tables():
             recorder.create_table()
         return recorder
 
     def close(self) -> None:
-        self.datastore.close()
+        if self.owns_datastore:
+            self.datastore.close()
 
 
 def _positive_int(raw: str, key: str) -> int:

@@ -51,6 +51,7 @@ def search_cases(
     assignee: Values = None,
     escalation_level: int | Sequence[int] | None = None,
     opened_by: Values = None,
+    reference: Values = None,
     breached: bool | None = None,
     at_risk: bool | None = None,
     now: datetime | None = None,
@@ -80,6 +81,7 @@ def search_cases(
         "assignee": assignee,
         "escalation_level": escalation_level,
         "opened_by": opened_by,  # an intake account's own cases
+        "reference": reference,
     }
     for column, value in filters.items():
         if value is not None:

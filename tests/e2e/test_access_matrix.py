@@ -13,12 +13,14 @@ account opened. Roles without ownership rules have the same answer for both.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 from uuid import uuid4
 
 import pytest
 
-from casemgmt.domain import Role
+from casemgmt.domain import Actor, Context, Role
+from casemgmt.domain.sessions import SessionKind
 from tests.e2e.conftest import Caller, inquiry, new_token, open_case
 
 if TYPE_CHECKING:
@@ -54,12 +56,18 @@ SUPERVISORS_ONLY: Final = row(
     intake=403, agent=403, supervisor=(OK, OK), auditor=403, admin=(OK, OK)
 )
 CASE: Final = "/api/v1/cases/<uuid:case_id>"
+SESSION: Final = "/api/v1/sessions/<uuid:session_id>"
 
 EXPECTED: Final[dict[tuple[str, str], dict[str, Cell] | str]] = {
     ("GET", "/api/v1/cases"): only(*ROLES),  # intake: its own cases only (test_access.py)
     ("POST", "/api/v1/cases"): only("intake", "admin"),
     ("GET", CASE): row(
         intake=(OK, 404), agent=(OK, OK), supervisor=(OK, OK), auditor=(OK, OK), admin=(OK, OK)
+    ),
+    # Every role may read by reference; this world has no case list running, so a reference is
+    # not found (404, not 401 or 403). Intake's own-cases rule: test_finding_cases.py.
+    ("GET", "/api/v1/cases/by-reference/<reference>"): row(
+        intake=404, agent=404, supervisor=404, auditor=404, admin=404
     ),
     ("GET", f"{CASE}/history"): row(
         intake=403, agent=(OK, OK), supervisor=(OK, OK), auditor=(OK, OK), admin=(OK, OK)
@@ -88,6 +96,7 @@ EXPECTED: Final[dict[tuple[str, str], dict[str, Cell] | str]] = {
     ("GET", "/api/v1/sla/at-risk"): only("agent", "supervisor", "auditor", "admin"),
     ("GET", "/api/v1/audit/events"): only("auditor", "admin"),
     ("GET", "/api/v1/audit/reads"): only("auditor", "admin"),
+    ("GET", "/api/v1/reports/summary"): only("supervisor", "auditor", "admin"),
     ("GET", "/api/v1/accounts"): only("admin"),
     ("POST", "/api/v1/accounts"): only("admin"),
     ("POST", "/api/v1/accounts/<string:name>/disable"): only("admin"),
@@ -95,6 +104,11 @@ EXPECTED: Final[dict[tuple[str, str], dict[str, Cell] | str]] = {
     ("POST", "/api/v1/accounts/<string:name>/rotate"): only("admin"),
     ("GET", "/api/v1/accounts/<string:name>/changes"): only("auditor", "admin"),
     ("POST", "/api/v1/requesters/erase"): only("admin"),
+    ("GET", "/api/v1/sessions"): only("agent", "supervisor", "auditor", "admin"),
+    ("POST", "/api/v1/sessions"): only("supervisor", "admin"),
+    ("GET", f"{SESSION}"): only("agent", "supervisor", "auditor", "admin"),
+    ("POST", f"{SESSION}/held"): only("supervisor", "admin"),
+    ("POST", f"{SESSION}/questions"): only("agent", "supervisor", "admin"),
     ("GET", "/api/v1/health"): PUBLIC,
     ("GET", "/api/v1/metrics"): PUBLIC,
     ("GET", "/api/v1/openapi.json"): PUBLIC,
@@ -153,6 +167,13 @@ class World:
         self.spare = f"spare-{uuid4().hex[:8]}"
         new_token(container, Role.AGENT, self.spare)
         self.anonymous = app.test_client()
+        self.session = container.care_sessions.schedule(
+            kind=SessionKind.QA,
+            topic="Hỏi đáp chính sách BHYT học sinh",
+            unit="hue",
+            scheduled_for=datetime(2026, 9, 5, 8, tzinfo=UTC),
+            ctx=Context(Actor("planner", Role.SUPERVISOR), container.clock(), "matrix", "test"),
+        ).id
 
     def request(self, role: str, method: str, rule: str, case_id: str | None) -> TestResponse:
         caller = self.callers[role]
@@ -171,9 +192,11 @@ class World:
     def path(self, rule: str, case_id: str | None) -> str:
         fills = {
             "<uuid:case_id>": str(case_id),
+            "<uuid:session_id>": str(self.session),
             "<string:name>": self.spare if "/accounts/" in rule else "general",
             "<name>": "swagger-ui.css",
             "<path:filename>": "none.txt",
+            "<reference>": "CC-1999-999999",
         }
         for placeholder, value in fills.items():
             rule = rule.replace(placeholder, value)

