@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import redis
@@ -148,7 +148,10 @@ def build(
     if taxonomy is None:
         taxonomy = taxonomy_of(settings)
     care_centre = CareCentre(
-        env=application_env(settings), sla_policy=sla_policy, taxonomy=taxonomy
+        env=application_env(settings),
+        sla_policy=sla_policy,
+        taxonomy=taxonomy,
+        oldest_intake=timedelta(days=settings.oldest_intake_days),
     )
     datastore = _event_store_datastore(care_centre)
     care_centre.references = references or SequenceReferences(datastore)

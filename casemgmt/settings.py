@@ -41,6 +41,9 @@ class Settings:
     redis_key_prefix: str = "casemgmt"
     pool_size: int = 8
     max_request_bytes: int = 1_000_000
+    # How long before its intake a case may have been received (a letter logged late); older is
+    # taken for a typing mistake and refused.
+    oldest_intake_days: int = 3653
     # Requests per token (per client address without one), and failed authentications per client
     # address, in the `limits` notation ("50/second;1500/minute"); None: no limit. The
     # environment's defaults (`from_env`) are on; settings made in code set what they need.
@@ -61,6 +64,7 @@ class Settings:
             redis_key_prefix=_key_prefix(env, "CASEMGMT_REDIS_PREFIX", "casemgmt"),
             pool_size=_positive_int(env, "CASEMGMT_POOL_SIZE", 8),
             max_request_bytes=_positive_int(env, "CASEMGMT_MAX_REQUEST_BYTES", 1_000_000),
+            oldest_intake_days=_positive_int(env, "CASEMGMT_OLDEST_INTAKE_DAYS", 3653),
             rate_limit=_rate_limit(env, "CASEMGMT_RATE_LIMIT", DEFAULT_RATE_LIMIT),
             auth_failure_limit=_rate_limit(
                 env, "CASEMGMT_AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT

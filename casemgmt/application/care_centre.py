@@ -53,6 +53,7 @@ from casemgmt.domain import (
     Role,
     Status,
 )
+from casemgmt.domain.case import OLDEST_INTAKE
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class CareCentre(Application[UUID]):
         references: ReferenceNumbers | None = None,
         new_id: Callable[[], UUID] = uuid4,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+        oldest_intake: timedelta = OLDEST_INTAKE,
         sla_policy: SlaPolicy | None = None,
         accounts: AccountDirectory | None = None,
         taxonomy: Taxonomy | None = None,
@@ -159,6 +161,7 @@ class CareCentre(Application[UUID]):
         self.accounts = accounts
         self.new_id = new_id
         self.reopen_window = reopen_window
+        self.oldest_intake = oldest_intake
         self.sla_policy = sla_policy  # None: cases have no SLA clocks
         self._recent = _RecentEvents()
         self.taxonomy = taxonomy  # None: any kind and unit (`casemgmt.bootstrap` always gives it)
@@ -210,6 +213,7 @@ class CareCentre(Application[UUID]):
             unit=unit,
             received_at=received_at,
             ctx=ctx,
+            oldest_intake=self.oldest_intake,
         )
         self._keep_clocks(case, ctx)
         received = cast("list[Case.Event]", list(case.pending_events))

@@ -439,8 +439,10 @@ class Case(Aggregate):
         priority: Priority = Priority.NORMAL,
         unit: str | None = None,
         received_at: datetime | None = None,
+        oldest_intake: timedelta = OLDEST_INTAKE,
     ) -> Case:
-        """Opens a case from a channel; its clocks start at `received_at` (default: `ctx.at`)."""
+        """Opens a case from a channel; its clocks start at `received_at` (default: `ctx.at`),
+        which may be at most `oldest_intake` before the command."""
         channel = require_member(Channel, "channel", channel)
         external_ref = optional_text("external_ref", external_ref)
         cls.check_id_for_intake(id, channel, external_ref)
@@ -457,7 +459,7 @@ class Case(Aggregate):
             category=(category or Category()).as_dict(),
             priority=require_member(Priority, "priority", priority).value,
             unit=optional_text("unit", unit),
-            received_at=cls.check_received_at(received_at or ctx.at, ctx),
+            received_at=cls.check_received_at(received_at or ctx.at, ctx, oldest_intake),
         )
 
     @staticmethod
@@ -467,12 +469,14 @@ class Case(Aggregate):
             raise ValueError(msg)
 
     @staticmethod
-    def check_received_at(received_at: datetime, ctx: Context) -> datetime:
+    def check_received_at(
+        received_at: datetime, ctx: Context, oldest_intake: timedelta = OLDEST_INTAKE
+    ) -> datetime:
         require_aware("received_at", received_at)
         if received_at > ctx.at + CLOCK_SKEW_ALLOWANCE:
             raise InvalidCommand("received_at", "must not be in the future")
-        if received_at < ctx.at - OLDEST_INTAKE:
-            oldest = (ctx.at - OLDEST_INTAKE).date().isoformat()
+        if received_at < ctx.at - oldest_intake:
+            oldest = (ctx.at - oldest_intake).date().isoformat()
             raise InvalidCommand("received_at", f"is implausibly old: must be after {oldest}")
         return received_at
 
