@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from casemgmt.domain import Actor, Context, Role
 from casemgmt.queries.auto_close import auto_close_due
-from casemgmt.runtime.election import ElectedRunner
+from casemgmt.runtime.due_cases import DueCasesRunner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from casemgmt.application import CareCentre
     from casemgmt.persistence.datastore import Datastore
-    from casemgmt.persistence.locks import ProjectionLock
     from casemgmt.runtime.log import EventLog
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ CAUSE: Final = "rule:auto-close"
 BATCH: Final = 200
 
 
-class AutoCloser(ElectedRunner):
+class AutoCloser(DueCasesRunner):
     """Polls for resolved cases due to close by themselves and closes them, holding its lock."""
 
     name: Final = "auto_close"
@@ -56,36 +55,26 @@ class AutoCloser(ElectedRunner):
         self.care_centre = care_centre
         self.datastore = datastore
         self.clock = clock
-        self.poll_seconds = poll_seconds
         self.closed = 0  # cases this auto-closer closed (for tests and logs)
-        self._seen: dict[UUID, datetime] = {}
-        super().__init__(log, lock_retry_seconds=lock_retry_seconds)
-
-    def work(self, lock: ProjectionLock) -> None:
-        while not self.stopping.is_set():
-            lock.check()
-            if not self._close_due()[0]:  # nothing new was due: wait for the next poll
-                self.stopping.wait(self.poll_seconds)
+        super().__init__(log, poll_seconds=poll_seconds, lock_retry_seconds=lock_retry_seconds)
 
     def close_due(self) -> int:
         """Closes every case due now (up to a batch); returns how many this call closed."""
-        return self._close_due()[1]
+        return self.poll()[1]
 
-    def _close_due(self) -> tuple[int, int]:
-        """Returns (cases asked, cases closed)."""
-        due = auto_close_due(self.datastore, self.clock(), BATCH)
-        # A case asked already whose row has not caught up with its Closed yet is not asked again.
-        new = [case_id for case_id, at in due if self._seen.get(case_id) != at]
-        self._seen = dict(due)
+    def due(self) -> list[tuple[UUID, datetime]]:
+        return auto_close_due(self.datastore, self.clock(), BATCH)
+
+    def handle(self, case_ids: list[UUID]) -> int:
         ctx = Context(AUTO_CLOSER, self.clock(), f"auto-close-{uuid.uuid4()}", CAUSE)
         closed = 0
-        for case_id in new:
+        for case_id in case_ids:
             try:
                 closed += self.care_centre.auto_close(case_id, ctx)
             except Exception:  # one case must not keep the others open
-                self._seen.pop(case_id, None)  # asked again at the next poll
+                self.ask_again(case_id)
                 logger.exception("auto-close: cannot close case %s", case_id)
         if closed:
             logger.info("auto-close: %d resolved cases closed", closed)
         self.closed += closed
-        return len(new), closed
+        return closed

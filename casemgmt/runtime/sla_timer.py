@@ -22,7 +22,7 @@ from casemgmt.domain import Actor, Context, Role
 from casemgmt.persistence.policy_applied import applied_policy, record_applied_policy
 from casemgmt.queries.case_ids import case_ids, count_cases
 from casemgmt.queries.sla import alarms_due
-from casemgmt.runtime.election import ElectedRunner
+from casemgmt.runtime.due_cases import DueCasesRunner
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +46,7 @@ BATCH: Final = 500
 CHUNK: Final = 100
 
 
-class SlaTimer(ElectedRunner):
+class SlaTimer(DueCasesRunner):
     """Polls for due SLA alarms and records them, while holding the timer's lock."""
 
     name: Final = "sla_timer"
@@ -67,37 +67,26 @@ class SlaTimer(ElectedRunner):
         self.datastore = datastore
         self.clock = clock
         self.policy_fingerprint = policy_fingerprint
-        self.poll_seconds = poll_seconds
         self.recorded = 0  # alarms this timer recorded (for tests and logs)
-        self._seen: dict[UUID, datetime] = {}
-        super().__init__(log, lock_retry_seconds=lock_retry_seconds)
+        super().__init__(log, poll_seconds=poll_seconds, lock_retry_seconds=lock_retry_seconds)
 
     def work(self, lock: ProjectionLock) -> None:
         self.apply_changed_policy()
-        while not self.stopping.is_set():
-            lock.check()
-            if not self._fire_due():  # nothing new was due: wait for the next poll
-                self.stopping.wait(self.poll_seconds)
+        super().work(lock)
 
     def fire_due(self) -> int:
         """Records every alarm due now (up to a batch); returns how many were recorded."""
-        return self._fire_due()[1]
+        return self.poll()[1]
 
-    def _fire_due(self) -> tuple[int, int]:
-        """Records the alarms due now; returns (cases asked, alarms recorded)."""
-        due = alarms_due(self.datastore, self.clock(), BATCH)
-        # A case asked already whose case-list row has not caught up with the answer yet is
-        # not asked again (asking would record nothing, but cost a load).
-        new = [case_id for case_id, alarm_at in due if self._seen.get(case_id) != alarm_at]
-        self._seen.update((case_id, alarm_at) for case_id, alarm_at in due)
+    def due(self) -> list[tuple[UUID, datetime]]:
+        return alarms_due(self.datastore, self.clock(), BATCH)
+
+    def handle(self, case_ids: list[UUID]) -> int:
         recorded = 0
-        for start in range(0, len(new), CHUNK):
-            recorded += self._record_alarms(new[start : start + CHUNK])
-        if len(self._seen) > 10 * BATCH:
-            current = {case_id for case_id, _ in due}
-            self._seen = {k: v for k, v in self._seen.items() if k in current}
+        for start in range(0, len(case_ids), CHUNK):
+            recorded += self._record_alarms(case_ids[start : start + CHUNK])
         self.recorded += recorded
-        return len(new), recorded
+        return recorded
 
     def _record_alarms(self, case_ids: list[UUID]) -> int:
         ctx = Context(TIMER, self.clock(), f"sla-{uuid.uuid4()}", "timer:sla")
@@ -110,7 +99,7 @@ class SlaTimer(ElectedRunner):
             try:
                 recorded += self.care_centre.check_sla(case_id, ctx)
             except Exception:
-                self._seen.pop(case_id, None)  # asked again at the next poll
+                self.ask_again(case_id)
                 logger.exception("SLA timer: cannot record the alarms of case %s", case_id)
         return recorded
 
