@@ -14,6 +14,7 @@ from flask import g, request
 from casemgmt.api.context import current_container
 from casemgmt.api.errors import Unauthenticated
 from casemgmt.application import authorize
+from casemgmt.application.authorization import roles_that_may
 from casemgmt.application.directory import TokenRefused
 from casemgmt.domain import Actor
 
@@ -40,7 +41,10 @@ def authenticate() -> Account:
 
 
 def requires(operation: str) -> Callable[[F], F]:
-    """A view decorator: authenticate the caller, then refuse what their role may not do."""
+    """A view decorator: authenticate the caller, then refuse what their role may not do.
+
+    The view's OpenAPI description ends saying which roles may call it (from the same table).
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -50,6 +54,21 @@ def requires(operation: str) -> Callable[[F], F]:
             g.account = account
             return view(*args, **kwargs)
 
+        _say_who_may(checked, operation)
         return cast("F", checked)
 
     return decorator
+
+
+def _say_who_may(view: Callable[..., Any], operation: str) -> None:
+    """Adds "Who may: …" to the description flask-smorest documents for the view."""
+    apidoc = dict(getattr(view, "_apidoc", {}))
+    manual = dict(apidoc.get("manual_doc", {}))
+    description = manual.get("description")
+    if description is None:  # flask-smorest's own: the docstring after its first line
+        description = "\n".join((view.__doc__ or "").strip().splitlines()[1:]).strip()
+    if "Who may:" not in description:
+        who = ", ".join(role.value for role in roles_that_may(operation))
+        manual["description"] = f"{description} Who may: {who}.".strip()
+    apidoc["manual_doc"] = manual
+    view._apidoc = apidoc  # type: ignore[attr-defined]

@@ -21,7 +21,16 @@ from schemathesis.checks import (
 )
 
 from casemgmt.api import create_app
-from casemgmt.domain import Action, Actor, Channel, Context, Requester, RequesterKind, Role
+from casemgmt.domain import (
+    ACCOUNT_ROLES,
+    Action,
+    Actor,
+    Channel,
+    Context,
+    Requester,
+    RequesterKind,
+    Role,
+)
 from casemgmt.settings import Settings
 from tests.e2e.conftest import new_token
 
@@ -133,6 +142,35 @@ def test_the_openapi_document_describes_every_call_with_a_summary(app: Flask) ->
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     problem = document["components"]["responses"]["UNPROCESSABLE_ENTITY"]["content"]
     assert list(problem) == ["application/problem+json"]
+
+
+def test_every_call_that_needs_a_token_says_which_roles_may_make_it(
+    app: Flask, container: Container
+) -> None:
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    client = app.test_client()
+
+    tokened = [
+        (path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if "responses" in op and op.get("security")
+    ]
+
+    assert len(tokened) > 30
+    for path, method, op in tokened:
+        said = op.get("description", "")
+        assert "Who may: " in said, (method, path)
+        named = said.rsplit("Who may: ", 1)[1].rstrip(".").split(", ")
+        assert set(named) <= {role.value for role in Role}, (method, path, named)
+        # What the document says is what the service does: a role it leaves out gets 403.
+        left_out = sorted({r.value for r in ACCOUNT_ROLES} - set(named))
+        if left_out and "{" not in path:
+            token = new_token(container, left_out[0])
+            answer = client.open(
+                path, method=method.upper(), headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 403, (method, path, left_out[0], answer.status_code)
 
 
 def test_the_docs_page_is_served(app: Flask) -> None:
