@@ -164,6 +164,9 @@ class CareCentre(Application[UUID]):
         self.oldest_intake = oldest_intake
         self.sla_policy = sla_policy  # None: cases have no SLA clocks
         self._recent = _RecentEvents()
+        # Checked once: a Protocol's isinstance is slow, and `get_case` is on every request.
+        recorder = self.recorder
+        self._loader = recorder if isinstance(recorder, LoadsAggregates) else None
         self.taxonomy = taxonomy  # None: any kind and unit (`casemgmt.bootstrap` always gives it)
 
     # -- intake ---------------------------------------------------------------------------------
@@ -421,7 +424,7 @@ class CareCentre(Application[UUID]):
     def get_case(self, case_id: UUID) -> Case:
         """The case as it is now: with casemgmt's recorder, its latest snapshot and the events
         after it in one query."""
-        if not isinstance(self.recorder, LoadsAggregates):
+        if self._loader is None:
             try:
                 return cast("Case", self.repository.get(case_id))
             except AggregateNotFoundError:
@@ -434,15 +437,15 @@ class CareCentre(Application[UUID]):
     def get_cases(self, case_ids: Sequence[UUID]) -> list[Case]:
         """The cases as they are now, in the order asked (unknown ids left out): with casemgmt's
         recorder, one query for any number of cases instead of two per case."""
-        if not isinstance(self.recorder, LoadsAggregates):
+        if self._loader is None:
             return [case for case in map(self.find_case, case_ids) if case is not None]
         return self._load(case_ids)
 
     def _load(self, case_ids: Sequence[UUID]) -> list[Case]:
-        recorder = cast("LoadsAggregates", self.recorder)
+        assert self._loader is not None
         snapshots = None if self.snapshots is None else self.snapshots.recorder
         wanted = list(dict.fromkeys(case_ids))
-        found = recorder.select_aggregates(wanted, snapshots)
+        found = self._loader.select_aggregates(wanted, snapshots)
         cases: list[Case] = []
         for case_id in wanted:
             snapshot, records = found.get(case_id, (None, []))

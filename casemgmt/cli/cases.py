@@ -15,12 +15,13 @@ from uuid import UUID
 # The same shapes as GET /api/v1/cases/{id} and GET /api/v1/cases/{id}/history.
 from casemgmt.api.presenters import case_view, history_entries
 from casemgmt.application import CaseNotFound
+from casemgmt.cli.tables import print_table
 from casemgmt.domain import InvalidCommand
 from casemgmt.queries.case_ids import case_id_by_reference
 from casemgmt.queries.case_list import MAX_PER_PAGE, search_cases
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
     from contextlib import AbstractContextManager
 
     from casemgmt.bootstrap import Container
@@ -84,7 +85,7 @@ def _list(args: argparse.Namespace, started: Started) -> int:
         )
         for summary in found
     ]
-    _print_table(header, rows)
+    print_table(header, rows)
     print(f"{len(found)} of {total} cases")
     return 0
 
@@ -115,7 +116,7 @@ def _history(args: argparse.Namespace, started: Started) -> int:
         )
         for entry in entries
     ]
-    _print_table(("version", "time", "type", "actor (role)", "cause", "changes"), rows)
+    print_table(("version", "time", "type", "actor (role)", "cause", "changes"), rows)
     return 0
 
 
@@ -145,14 +146,6 @@ def as_of_moment(raw: str) -> datetime:
     if moment.tzinfo is None or _DATE_ONLY.fullmatch(raw):
         raise InvalidCommand("as_of", f"{raw!r} needs a time and a time zone, e.g. {example}")
     return moment
-
-
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Columns padded to their widest cell; the last column is left as it is."""
-    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]).rstrip())
 
 
 def _limit(raw: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 from typing import TYPE_CHECKING, Any
 
+from casemgmt.cli.tables import print_table
 from casemgmt.domain import ACCOUNT_ROLES
 from casemgmt.persistence.accounts import parse_lifetime
 
@@ -100,12 +101,7 @@ def _list(started: Started) -> int:
         )
         for record in records
     ]
-    header = ("name", "role", "state", "created", "last used", "expires", "disabled")
-    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header))]
-    for row in [header, *rows]:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    print_table(("name", "role", "state", "created", "last used", "expires", "disabled"), rows)
     return 0
 
 

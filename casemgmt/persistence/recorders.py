@@ -45,7 +45,7 @@ from casemgmt.persistence.locks import advisory_lock_key
 from casemgmt.persistence.shredding import SealedStoredEvent
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
 
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.persistence.shredding import RequesterKeys
@@ -119,33 +119,6 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
             query += " LIMIT %s"
             params.append(limit)
         return [_stored(row) for row in self.datastore.execute(query, params)]
-
-    def select_latest_of(self, originator_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
-        """The last event of each of several aggregates (here: the latest snapshot), one query."""
-        query = (
-            f"SELECT DISTINCT ON (originator_id) {_COLUMNS} FROM {self.events_table} "
-            "WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version DESC"
-        )
-        rows = self.datastore.execute(query, [list(originator_ids)])
-        return {row[0]: _stored(row) for row in rows}
-
-    def select_events_after(self, versions: Mapping[UUID, int]) -> dict[UUID, list[StoredEvent]]:
-        """Every event of several aggregates after the version given for each, in one query:
-        what loading many cases at once costs (the SLA timer, `casemgmt sla apply`)."""
-        if not versions:
-            return {}
-        query = (
-            f"SELECT {', '.join(f'e.{column}' for column in _COLUMNS.split(', '))} "
-            f"FROM unnest(%s::uuid[], %s::bigint[]) AS wanted(originator_id, after) "
-            f"JOIN {self.events_table} e ON e.originator_id = wanted.originator_id "
-            "AND e.originator_version > wanted.after "
-            "ORDER BY e.originator_id, e.originator_version"
-        )
-        rows = self.datastore.execute(query, [list(versions), list(versions.values())])
-        found: dict[UUID, list[StoredEvent]] = {}
-        for row in rows:
-            found.setdefault(row[0], []).append(_stored(row))
-        return found
 
     def select_aggregates(
         self, originator_ids: Sequence[UUID], snapshots: AggregateRecorder | None
