@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from uuid import UUID, uuid4
 
-from Crypto.Cipher import AES
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
 from casemgmt.application.erasure import ErasureRecord, KeyAlreadyDestroyed
@@ -402,19 +403,24 @@ class ShreddingMapper(Mapper[UUID]):
 
     # -- AES-GCM ---------------------------------------------------------------------------------
 
+    # OpenSSL's AES-GCM (the `cryptography` package): a cipher object costs a few microseconds,
+    # where a pure-Python GCM setup cost a quarter of a projection's time per event. The stored
+    # layout is nonce, ciphertext, tag, with the case id as associated data.
+
     def _seal(self, material: bytes, case_id: UUID, secrets: dict[str, Any]) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        cipher = AES.new(material, AES.MODE_GCM, nonce=nonce)
-        cipher.update(case_id.bytes)
-        ciphertext, tag = cipher.encrypt_and_digest(self.transcoder.encode(secrets))
-        return base64.b64encode(nonce + ciphertext + tag).decode("ascii")
+        sealed = AESGCM(material).encrypt(nonce, self.transcoder.encode(secrets), case_id.bytes)
+        return base64.b64encode(nonce + sealed).decode("ascii")
 
     def _open(self, material: bytes, case_id: UUID | str, data: str) -> dict[str, Any]:
         raw = base64.b64decode(data)
-        nonce, ciphertext, tag = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:-16], raw[-16:]
-        cipher = AES.new(material, AES.MODE_GCM, nonce=nonce)
-        cipher.update(UUID(str(case_id)).bytes)
-        secrets: dict[str, Any] = self.transcoder.decode(cipher.decrypt_and_verify(ciphertext, tag))
+        try:
+            plain = AESGCM(material).decrypt(
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], UUID(str(case_id)).bytes
+            )
+        except InvalidTag:
+            raise ValueError("the sealed data does not open with this key and case") from None
+        secrets: dict[str, Any] = self.transcoder.decode(plain)
         return secrets
 
 
