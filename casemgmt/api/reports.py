@@ -1,8 +1,10 @@
 """`/api/v1/reports`: what the care centre received and how it served it, for supervisors,
-auditors and admins. Served from the reports' read table (a projection), never by reading events.
+auditors and admins. Served from the reports' read tables (a projection), never by reading events.
 
 `GET /summary` answers JSON, or CSV when the request's `Accept` prefers `text/csv`: one line for
 the total and one per group, the figures flattened (`first_response_p50_seconds`, …).
+`GET /analysis` answers the improvement analysis (`casemgmt.queries.analysis`) as JSON; its
+answer's schemas are in `casemgmt.api.analysis_views`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
+from casemgmt.api.analysis_views import AnalysisView
 from casemgmt.api.auth import requires
 from casemgmt.api.context import current_container
 from casemgmt.api.openapi import Blueprint
 from casemgmt.api.schemas import QueryMoment, Several, Text, enum_field
 from casemgmt.domain.sla import ClockName
+from casemgmt.queries.analysis import analysis
 from casemgmt.queries.reports import GroupBy, Period, summary
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Reports")
@@ -29,12 +33,9 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="
 CSV: Final = "text/csv"
 
 
-class SummaryQuerySchema(Schema):
-    """Which cases (received from `from`, included, to `to`, excluded) and how to group them.
-
-    `group_by` takes several keys, repeated or separated by commas (`?group_by=channel,unit`);
-    `tz` is the time zone of the days, weeks and months (default UTC).
-    """
+class PeriodQuerySchema(Schema):
+    """Which cases: received from `from`, included, to `to`, excluded; `tz` is the time zone a
+    report counts days in (default UTC)."""
 
     start = QueryMoment(
         data_key="from",
@@ -46,7 +47,6 @@ class SummaryQuerySchema(Schema):
         required=True,
         metadata={"description": "Cases received before this moment (ISO-8601, with offset)"},
     )
-    group_by = Several(enum_field(GroupBy), load_default=list)
     tz = Text(load_default="UTC", metadata={"description": "An IANA time zone: Asia/Ho_Chi_Minh"})
 
     @validates_schema
@@ -57,6 +57,16 @@ class SummaryQuerySchema(Schema):
             ZoneInfo(data["tz"])
         except (LookupError, ValueError):
             raise ValidationError(f"{data['tz']!r} is not an IANA time zone", "tz") from None
+
+
+class SummaryQuerySchema(PeriodQuerySchema):
+    """Which cases (received from `from`, included, to `to`, excluded) and how to group them.
+
+    `group_by` takes several keys, repeated or separated by commas (`?group_by=channel,unit`);
+    `tz` is the time zone of the days, weeks and months (default UTC).
+    """
+
+    group_by = Several(enum_field(GroupBy), load_default=list)
 
 
 class ClockFiguresView(Schema):
@@ -125,6 +135,27 @@ class Summary(MethodView):
         if _wants_csv():
             return Response(as_csv(report), mimetype=CSV)
         return {**report, "start": report["from"], "end": report["to"]}
+
+
+@blp.route("/analysis")
+class Analysis(MethodView):
+    @requires("read-reports")
+    @blp.problems(422)
+    @blp.arguments(PeriodQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.response(200, AnalysisView)
+    def get(self, **query: Any) -> dict[str, Any]:
+        """Analyse the cases received in a period for process and policy improvements.
+
+        About the cases received in `[from, to)`, as they stand now: working time spent in each
+        open status by category and unit (the unit's calendar), transfer loops (A → B → A),
+        reopens, repeat contacts (the same requester and category within 30 days: failure
+        demand), the subject terms most cases of a category share, breaches by unit and
+        category, and satisfaction by working time to resolution. Rates are 0 to 1, null when
+        there is nothing to count; times are working seconds.
+        """
+        container = current_container()
+        period = Period(query["start"], query["end"], query["tz"])
+        return analysis(container.datastore, period, container.sla_policy)
 
 
 def _wants_csv() -> bool:

@@ -47,7 +47,7 @@ CALLS: Final[dict[str, frozenset[Role]]] = {
     "record-session": SUPERVISORS,
     "raise-question": WORKERS,
     "read-sessions": frozenset({Role.AUDITOR}) | WORKERS,
-    "read-reports": frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}),  # summary report
+    "read-reports": frozenset({Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN}),  # summary, analysis
 }
 # What `X-On-Behalf-Of` is recorded as when it names the case's requester.
 ON_BEHALF_OF_REQUESTER: Final = "requester"

@@ -17,7 +17,7 @@ from eventsourcing.persistence import PersistenceError
 
 from casemgmt.application import CaseNotFound
 from casemgmt.bootstrap import StartupError, prepare, start
-from casemgmt.cli import audit, cases, demo, requester, sla, users
+from casemgmt.cli import audit, cases, demo, report, requester, sla, users
 from casemgmt.cli.buffered_worker import ServerLimits
 from casemgmt.cli.progress import progress_bar
 from casemgmt.cli.serving import check_port, serve
@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     users.register(commands, _started)
     sla.register(commands, _started)
     audit.register(commands, _started)
+    report.register(commands, _started)
     requester.register(commands, _started)
     demo.register(commands, _started)
 

@@ -5,6 +5,9 @@ agent, the day received) and what it adds up: when the case ended, each SLA cloc
 and outcome once it stopped (read from the clock the SLA events carry), whether the case was ever
 reopened, transferred, escalated or merged, whether a survey was requested and the latest rating.
 The report itself is computed from these rows in SQL (`casemgmt.queries.reports`).
+
+The same batches write the improvement analysis's tables (`casemgmt.projections.analysis`), so
+one position, one transaction and one rebuild cover both reports.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from typing import TYPE_CHECKING, Any, Final
 from casemgmt.domain import Case
 from casemgmt.domain.sla import ClockName, ClockState, clock_from_dict
 from casemgmt.projections.tables import TableProjection
+from casemgmt.readmodels.analysis_case import TABLES as ANALYSIS_TABLES
 from casemgmt.readmodels.report_case import COLUMNS, TABLE, Outcome, ReportCase
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from uuid import UUID
 
+    from casemgmt.persistence.datastore import Datastore
+    from casemgmt.projections.analysis import AnalysisTables
     from casemgmt.projections.tables import Run, Statement
     from casemgmt.runtime.log import Batch
 
@@ -49,22 +55,29 @@ _UPSERT: Final = (
 
 
 class ReportProjection(TableProjection):
-    """Projects every case into a row of `report_cases` (the summary report)."""
+    """Projects every case into a row of `report_cases` (the summary report) and into the
+    analysis tables (the improvement analysis)."""
 
     name = "reports"
-    tables = (TABLE,)
+    tables = (TABLE, *ANALYSIS_TABLES)
+
+    def __init__(self, datastore: Datastore, analysis: AnalysisTables) -> None:
+        super().__init__(datastore)
+        self.analysis = analysis
 
     def statements(self, batch: Batch, run: Run) -> list[Statement]:
-        case_ids = list({e.originator_id for e in batch.events if isinstance(e, Case.Event)})
+        events = [event for event in batch.events if isinstance(event, Case.Event)]
+        return [*self._summary_rows(events, run), *self.analysis.statements(events, run)]
+
+    def _summary_rows(self, events: list[Case.Event], run: Run) -> list[Statement]:
+        case_ids = list({e.originator_id for e in events})
         if not case_ids:
             return []
         rows = {
             row.case_id: row for row in (ReportCase(*values) for values in run(_SELECT, [case_ids]))
         }
         changed: dict[UUID, ReportCase] = {}
-        for event in batch.events:
-            if not isinstance(event, Case.Event):
-                continue  # another aggregate's event: nothing of a case's report
+        for event in events:
             row = fold(rows.get(event.originator_id), event)
             if row is None:
                 logger.warning(

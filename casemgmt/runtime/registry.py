@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.persistence.locks import lock_holders
+from casemgmt.persistence.shredding import RequesterKeys
+from casemgmt.projections.analysis import AnalysisTables, unit_calendars
 from casemgmt.projections.audit_log import AuditLogProjection
 from casemgmt.projections.case_list import CaseListProjection
 from casemgmt.projections.reports import ReportProjection
@@ -175,16 +177,20 @@ def build_projections(
     key_prefix: str = DEFAULT_KEY_PREFIX,
     policy_fingerprint: str | None = None,
 ) -> Projections:
-    """The care centre's projections: the case list and the action log in PostgreSQL, the work
-    queues in Redis."""
+    """The care centre's projections: the case list, the action log and the reports in
+    PostgreSQL, the work queues in Redis. The reports count working time in the calendars of the
+    care centre's SLA policy and know requesters by the keyed hash their keys are found by."""
     log = EventLog.of(care_centre)
+    analysis = AnalysisTables(
+        unit_calendars(care_centre.sla_policy), RequesterKeys(datastore).requester_hash
+    )
     return Projections(
         log,
         [
             CaseListProjection(datastore, routing),
             WorkQueueProjection(redis_client, routing, clock=clock, key_prefix=key_prefix),
             AuditLogProjection(datastore),
-            ReportProjection(datastore),
+            ReportProjection(datastore, analysis),
         ],
         datastore,
         timer=lambda: SlaTimer(

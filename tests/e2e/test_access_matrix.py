@@ -97,6 +97,7 @@ EXPECTED: Final[dict[tuple[str, str], dict[str, Cell] | str]] = {
     ("GET", "/api/v1/audit/events"): only("auditor", "admin"),
     ("GET", "/api/v1/audit/reads"): only("auditor", "admin"),
     ("GET", "/api/v1/reports/summary"): only("supervisor", "auditor", "admin"),
+    ("GET", "/api/v1/reports/analysis"): only("supervisor", "auditor", "admin"),
     ("GET", "/api/v1/accounts"): only("admin"),
     ("POST", "/api/v1/accounts"): only("admin"),
     ("POST", "/api/v1/accounts/<string:name>/disable"): only("admin"),
