@@ -54,6 +54,7 @@ from casemgmt.domain import (
     Status,
 )
 from casemgmt.domain.case import OLDEST_INTAKE
+from casemgmt.domain.clock_keeping import clock_steps
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from casemgmt.application.directory import AccountDirectory
     from casemgmt.application.references import ReferenceNumbers
     from casemgmt.domain import Actor, Category, Context
+    from casemgmt.domain.clock_keeping import KeptClocks
     from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.domain.taxonomy import Taxonomy
 
@@ -82,12 +84,14 @@ _ATTEMPTS: Final = 3
 
 @runtime_checkable
 class LoadsAggregates(Protocol):
-    """A recorder that reads aggregates' latest snapshots and the events after them, for any
-    number of aggregates, in one query (casemgmt's own)."""
+    """A recorder that reads aggregates' latest snapshots and the events after them, or their
+    latest versions, for any number of aggregates, in one query (casemgmt's own)."""
 
     def select_aggregates(
         self, originator_ids: Sequence[UUID], snapshots: AggregateRecorder | None
     ) -> dict[UUID, tuple[StoredEvent | None, list[StoredEvent]]]: ...
+
+    def latest_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]: ...
 
 
 class _RecentEvents:
@@ -343,6 +347,48 @@ class CareCentre(Application[UUID]):
     def apply_sla_policy_to(self, case_ids: Sequence[UUID], ctx: Context) -> dict[UUID, int]:
         """`apply_sla_policy` for many cases at once, as `check_sla_of` does it."""
         return self._change_clocks_of(case_ids, ctx, _keep_clocks)
+
+    def apply_sla_policy_to_kept(self, kept: Sequence[KeptClocks], ctx: Context) -> int:
+        """`apply_sla_policy_to` for cases as a read model keeps their clocks (the case list):
+        the changes are worked out from `kept` by the rules `Case.keep_clocks` follows, without
+        loading the cases, and saved in one transaction, each case's at the version after the
+        one kept. Returns how many cases changed.
+
+        A case the read model is behind on (its version is not the latest), or whose clocks it
+        does not know, is done from its events. A case that moves on after that check makes the
+        store refuse the events at a version already taken: nothing of the batch is saved, and
+        its cases are done from their events too.
+        """
+        policy = self.sla_policy
+        if policy is None:
+            return 0
+        latest = self._latest_versions([case.case_id for case in kept])
+        events: list[Case.Event] = []
+        moved: list[UUID] = []
+        from_events: list[UUID] = []
+        for case in kept:
+            if case.clocks is None or latest.get(case.case_id) != case.version:
+                from_events.append(case.case_id)
+                continue
+            steps = clock_steps(case.subject, case.clocks, policy, ctx.at)
+            if steps:
+                status = case.subject.status
+                events += Case.clock_events(case.case_id, case.version, status, steps, ctx)
+                moved.append(case.case_id)
+        if events:
+            try:
+                self.save(*events)
+            except IntegrityError:
+                from_events += moved
+                moved = []
+        if from_events:
+            moved += self.apply_sla_policy_to(from_events, ctx)
+        return len(moved)
+
+    def _latest_versions(self, case_ids: list[UUID]) -> dict[UUID, int]:
+        if self._loader is not None:
+            return self._loader.latest_versions(case_ids)
+        return {case.id: case.version for case in self.get_cases(case_ids)}
 
     def _change_clocks_of(
         self, case_ids: Sequence[UUID], ctx: Context, change: _ClockChange

@@ -24,7 +24,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import Snapshot as AggregateSnapshot
 
-from casemgmt.domain import sla
+from casemgmt.domain.clock_keeping import ClockStep, ClockSubject, calendar_named, clock_steps
 from casemgmt.domain.conversation import Direction, Feedback, Message, Note
 from casemgmt.domain.lifecycle import (
     TRANSITIONS,
@@ -40,7 +40,6 @@ from casemgmt.domain.sla import (
     Alarm,
     ClockChange,
     ClockName,
-    ClockTerms,
     SlaClock,
     clock_as_dict,
     clock_from_dict,
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
     from eventsourcing.domain import MutableOrImmutableAggregate
 
     from casemgmt.domain.actors import Context
-    from casemgmt.domain.calendar import BusinessCalendar
     from casemgmt.domain.sla_policy import SlaPolicy
 
 # Intake stamps (a letter's arrival, a call logged later) may be earlier than the command, but a
@@ -625,14 +623,8 @@ class Case(Aggregate):
         Called after every command: the clocks follow the case's status, its first message out,
         and the terms the policy gives its channel, category, priority and unit now.
         """
-        for name in ClockName:
-            for _ in range(3):  # a reopen resumes the resolution clock, then may recompute it
-                change = self._clock_change(name, policy, ctx.at)
-                if change is None:
-                    break
-                event_class, clock, extra = change
-                state = clock_as_dict(clock)
-                self._record(event_class, ctx, self.status, clock=name.value, state=state, **extra)
+        for step in clock_steps(self._clock_subject(), self.clocks, policy, ctx.at):
+            self._record(_CLOCK_EVENTS[step.change], ctx, self.status, **_clock_data(step))
         self._request_survey(policy, ctx)
 
     def _request_survey(self, policy: SlaPolicy, ctx: Context) -> None:
@@ -656,7 +648,7 @@ class Case(Aggregate):
         """Records the warnings and breaches due by `ctx.at` (each once); returns how many."""
         recorded = 0
         for name, at_start in list(self.clocks.items()):
-            calendar = _calendar(policy, at_start.terms.calendar)
+            calendar = calendar_named(policy, at_start.terms.calendar)
             for alarm in at_start.alarms_due_at(ctx.at):
                 clock = self.clocks[name]  # as the previous alarm left it
                 if alarm is Alarm.WARNING:
@@ -687,53 +679,35 @@ class Case(Aggregate):
                 recorded += 1
         return recorded
 
-    def _clock_change(
-        self, name: ClockName, policy: SlaPolicy, at: datetime
-    ) -> tuple[type[Case.Event], SlaClock, dict[str, Any]] | None:
-        """The next change the clock needs, as the event to record; None when it is right."""
-        terms, calendar = self._terms(name, policy)
-        clock = self.clocks.get(name)
-        if clock is None:
-            if terms is None or self.status is Status.MERGED:
-                return None
-            return self.SlaClockStarted, sla.started(name, terms, self.received_at, calendar), {}
-        change = sla.next_change(
-            clock,
-            terms,
-            at,
-            in_force=_calendar(policy, clock.terms.calendar),
-            calendar=calendar,
-            ends=self._clock_ends(name),
-            awaiting=self.status is Status.AWAITING_CITIZEN,
-        )
-        if change is None:
-            return None
-        kind, moved, extra = change
-        return _CLOCK_EVENTS[kind], moved, extra
+    @classmethod
+    def clock_events(
+        cls, case_id: UUID, version: int, status: Status, steps: list[ClockStep], ctx: Context
+    ) -> list[Case.Event]:
+        """The events `keep_clocks` would record for `steps` on the case at `version`, made
+        without loading it (`sla apply` works them out from the case list). Saved, they are
+        refused if the case is no longer at `version`."""
+        return [
+            _CLOCK_EVENTS[step.change](
+                originator_id=case_id,
+                originator_version=version + number,
+                **_about(ctx, status),
+                **_clock_data(step),
+            )
+            for number, step in enumerate(steps, 1)
+        ]
 
-    def _clock_ends(self, name: ClockName) -> bool:
-        if self.status in (Status.RESOLVED, Status.CLOSED, Status.MERGED):
-            return True
-        return name is ClockName.FIRST_RESPONSE and self.first_response_at is not None
-
-    def _terms(
-        self, name: ClockName, policy: SlaPolicy
-    ) -> tuple[ClockTerms | None, BusinessCalendar]:
-        """What the policy gives this clock of the case now, and the calendar it counts in."""
-        category = self.category
-        target = policy.target_for(
-            self.channel.value,
-            None if category.line is None else category.line.value,
-            category.kind,
-            self.priority.value,
-            self.unit,
+    def _clock_subject(self) -> ClockSubject:
+        line = self.category.line
+        return ClockSubject(
+            status=self.status,
+            channel=self.channel.value,
+            line=None if line is None else line.value,
+            kind=self.category.kind,
+            priority=self.priority.value,
+            unit=self.unit,
+            received_at=self.received_at,
+            first_response_at=self.first_response_at,
         )
-        calendar_name, calendar = policy.calendar_for(target, self.unit)
-        duration = target.first_response if name is ClockName.FIRST_RESPONSE else target.resolution
-        if duration is None:
-            return None, calendar
-        terms = ClockTerms(str(duration), calendar_name, policy.version, policy.warning_at)
-        return terms, calendar
 
     # -- invariants -----------------------------------------------------------------------------
 
@@ -815,6 +789,11 @@ def _about(ctx: Context, status: Status) -> dict[str, Any]:
     }
 
 
+def _clock_data(step: ClockStep) -> dict[str, Any]:
+    """What an SLA event of a clock change says besides `_about`."""
+    return {"clock": step.name.value, "state": clock_as_dict(step.clock), **step.extra}
+
+
 def _describe(window: timedelta) -> str:
     if window % timedelta(days=1):
         return str(window)
@@ -856,13 +835,9 @@ def _set_clock(case: Case, state: dict[str, Any]) -> None:
 
 
 _CLOCK_EVENTS: Final[dict[ClockChange, type[Case.Event]]] = {
+    ClockChange.STARTED: Case.SlaClockStarted,
     ClockChange.RESUMED: Case.SlaClockResumed,
     ClockChange.STOPPED: Case.SlaClockStopped,
     ClockChange.RECOMPUTED: Case.SlaDeadlineRecomputed,
     ClockChange.PAUSED: Case.SlaClockPaused,
 }
-
-
-def _calendar(policy: SlaPolicy, name: str) -> BusinessCalendar:
-    """The policy's calendar of that name; the default one if a new policy dropped it."""
-    return policy.calendars.get(name) or policy.calendars[policy.default_calendar]

@@ -160,6 +160,16 @@ class PostgresAggregateRecorder(PostgresRecorder, AggregateRecorder):
                 events.append(_stored(row))
         return found
 
+    def latest_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """Each aggregate's latest version, in one query (aggregates with no event left out)."""
+        if not originator_ids:
+            return {}
+        query = (
+            f"SELECT originator_id, max(originator_version) FROM {self.events_table}"
+            " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id"
+        )
+        return dict(self.datastore.execute(query, [list(originator_ids)]))
+
     def _executing(self, query: str, params: Sequence[Any]) -> Callable[[int], list[Any]]:
         """A write of one round trip: `query` given `retries` on a lost connection."""
         return lambda retries: self.datastore.execute(query, params, retries=retries)

@@ -6,6 +6,7 @@ A batch moves the position and upserts every changed row in one transaction
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -52,6 +53,9 @@ _TYPES: Final = {
     },
     "next_sla_alarm_at": "timestamptz",
     "auto_close_at": "timestamptz",
+    "first_response_at": "timestamptz",
+    "sla_clocks": "jsonb",
+    "clocks_known": "boolean",
 }
 _STORED: Final = (*COLUMNS, "search_text")
 _SELECT: Final = f"SELECT {', '.join(_STORED)} FROM {TABLE} WHERE case_id = ANY(%s::uuid[])"
@@ -121,5 +125,7 @@ def _arrays(rows: Iterable[_Row]) -> list[list[Any]]:
     """The upsert's parameters: one array per stored column."""
     listed = list(rows)
     arrays = [[getattr(row.summary, column) for row in listed] for column in COLUMNS]
+    clocks = COLUMNS.index("sla_clocks")
+    arrays[clocks] = [None if value is None else json.dumps(value) for value in arrays[clocks]]
     arrays.append([row.search_text for row in listed])
     return arrays

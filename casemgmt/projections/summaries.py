@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Case, Status
 from casemgmt.domain.requests import ERASED
-from casemgmt.domain.sla import ClockState, clock_from_dict
+from casemgmt.domain.sla import ClockState, clock_as_json, clock_from_dict
 from casemgmt.readmodels.case_summary import CaseSummary
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ def _received(event: Case.Received) -> CaseSummary:
         version=event.originator_version,
         opened_by=event.actor["id"],
         external_ref=event.external_ref,
+        clocks_known=True,
     )
 
 
@@ -99,6 +100,13 @@ def _unassigned(summary: CaseSummary, _: Any) -> None:
 def _replied(summary: CaseSummary, event: Any) -> None:
     if summary.first_replied_at is None:
         summary.first_replied_at = event.timestamp
+    _message_out(summary, event)
+
+
+def _message_out(summary: CaseSummary, event: Any) -> None:
+    """A reply or a request for information: the first one stops the first-response clock."""
+    if summary.first_response_at is None:
+        summary.first_response_at = event.timestamp
 
 
 def _escalated(summary: CaseSummary, event: Any) -> None:
@@ -140,6 +148,7 @@ def _clock(summary: CaseSummary, event: Any) -> None:
     """An SLA event carries its clock as it is after it: copy what lists and the timer need."""
     clock = clock_from_dict(event.state)
     prefix = clock.name.value
+    summary.sla_clocks = {**(summary.sla_clocks or {}), prefix: clock_as_json(clock)}
     state = clock.recorded_state
     setattr(summary, f"{prefix}_due", clock.due)
     setattr(summary, f"{prefix}_warning_at", clock.warning_due)
@@ -151,13 +160,14 @@ def _clock(summary: CaseSummary, event: Any) -> None:
     summary.next_sla_alarm_at = min((at for at in alarms if at is not None), default=None)
 
 
-# Events missing here (NoteAdded, InformationRequested, CitizenMessageReceived, MergeRecorded,
+# Events missing here (NoteAdded, CitizenMessageReceived, MergeRecorded,
 # FeedbackRecorded) change only what every event changes: status, version, last activity.
 _CHANGES: Final[dict[type[Case.Event], Callable[[CaseSummary, Any], None]]] = {
     Case.Triaged: _triaged,
     Case.Assigned: _assigned,
     Case.Unassigned: _unassigned,
     Case.Replied: _replied,
+    Case.InformationRequested: _message_out,
     Case.Escalated: _escalated,
     Case.Transferred: _transferred,
     Case.Resolved: _resolved,

@@ -57,6 +57,14 @@ class CaseSummary:
     external_ref: str | None = None
     # When a resolved case closes by itself (its `SurveyRequested`; migration 0012).
     auto_close_at: datetime | None = None
+    # What the SLA clocks follow besides the columns above, so that `sla apply` can recompute
+    # deadlines from the list (`casemgmt.application.clock_recompute`; migration 0016): the first
+    # message out (a reply or a request for information) and each clock as its latest SLA event
+    # carries it (JSON-native: ISO-8601 moments). `clocks_known`: this row was folded from the
+    # case's `Received` on by a version that keeps both (older rows, until a rebuild, are not).
+    first_response_at: datetime | None = None
+    sla_clocks: dict[str, Any] | None = None
+    clocks_known: bool = False
 
     @property
     def breached(self) -> bool:
@@ -65,6 +73,7 @@ class CaseSummary:
     def as_json(self) -> dict[str, Any]:
         """A JSON-native form (ISO-8601 moments, string ids), for stores such as Redis."""
         data = asdict(self)
+        del data["sla_clocks"], data["clocks_known"]  # only the case list keeps them
         for name in _MOMENTS:
             if data[name] is not None:
                 data[name] = data[name].isoformat()
@@ -80,10 +89,13 @@ class CaseSummary:
             if data[name] is not None:
                 data[name] = datetime.fromisoformat(data[name])
         data["case_id"] = UUID(data["case_id"])
+        data["clocks_known"] = False
         if data["merged_into"] is not None:
             data["merged_into"] = UUID(data["merged_into"])
         return cls(**data)
 
 
 COLUMNS: Final = tuple(f.name for f in fields(CaseSummary))
+# What lists read: all but the clocks' stored form, which only `sla apply` needs.
+LISTED: Final = tuple(name for name in COLUMNS if name != "sla_clocks")
 _MOMENTS: Final = tuple(name for name in COLUMNS if name.endswith(("_at", "_due")))

@@ -13,14 +13,14 @@ apply` does), so a changed policy file takes effect at start-up.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
 from typing import TYPE_CHECKING, Final
 
 from casemgmt.domain import Actor, Context, Role
 from casemgmt.persistence.policy_applied import applied_policy, record_applied_policy
-from casemgmt.queries.case_ids import case_ids, count_cases
+from casemgmt.queries.case_ids import count_cases
+from casemgmt.queries.clock_inputs import kept_clocks
 from casemgmt.queries.sla import alarms_due
 from casemgmt.runtime.due_cases import DueCasesRunner
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from casemgmt.application import CareCentre
+    from casemgmt.domain.clock_keeping import KeptClocks
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.persistence.locks import ProjectionLock
     from casemgmt.projections.base import Progress
@@ -44,6 +45,8 @@ OPEN_STATUSES: Final = ["received", "triaged", "in_progress", "awaiting_citizen"
 BATCH: Final = 500
 # How many cases are read in one query and saved in one transaction.
 CHUNK: Final = 100
+# How many open cases `apply_policy_to_open_cases` recomputes from the case list at a time.
+APPLY_PAGE: Final = 1000
 
 
 class SlaTimer(DueCasesRunner):
@@ -128,21 +131,22 @@ def apply_policy_to_open_cases(
     *,
     progress: Progress | None = None,
     between: Callable[[], object] | None = None,
+    page: int = APPLY_PAGE,
 ) -> tuple[int, int]:
     """Recomputes the clocks of every open case under the policy in force (a holiday declared at
     short notice, a new target); each case that moved records why. Returns (cases, changed).
 
-    Cases go a chunk at a time: read in one query, saved in one transaction. A case that cannot
-    be changed (it vanished, it keeps losing races) is logged and passed over: one case must not
-    stop the others. `between` is called after each chunk (the timer records the alarms that fell
-    due meanwhile).
+    Cases go a page at a time: their clocks as the case list keeps them, recomputed without
+    loading the cases and saved in one transaction (`CareCentre.apply_sla_policy_to_kept`; a case
+    the list is behind on is done from its events). A case that cannot be changed (it vanished,
+    it keeps losing races) is logged and passed over: one case must not stop the others.
+    `between` is called after each page (the timer records the alarms that fell due meanwhile).
     """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
-    ids = iter(case_ids(datastore, statuses=OPEN_STATUSES))
-    while chunk := list(itertools.islice(ids, CHUNK)):
-        changed += _apply_to(care_centre, chunk, ctx)
-        done += len(chunk)
+    for cases in kept_clocks(datastore, statuses=OPEN_STATUSES, page=page):
+        changed += _apply_to(care_centre, cases, ctx)
+        done += len(cases)
         if progress is not None:
             progress(done, max(total, done))
         if between is not None:
@@ -150,14 +154,14 @@ def apply_policy_to_open_cases(
     return done, changed
 
 
-def _apply_to(care_centre: CareCentre, chunk: list[UUID], ctx: Context) -> int:
-    """Applies the policy to a chunk of cases; returns how many changed."""
+def _apply_to(care_centre: CareCentre, page: list[KeptClocks], ctx: Context) -> int:
+    """Applies the policy to a page of cases; returns how many changed."""
     try:
-        return len(care_centre.apply_sla_policy_to(chunk, ctx))
+        return care_centre.apply_sla_policy_to_kept(page, ctx)
     except Exception:
-        logger.warning("SLA policy: a chunk of %d cases failed; one by one", len(chunk))
+        logger.warning("SLA policy: a page of %d cases failed; one by one", len(page))
     changed = 0
-    for case_id in chunk:
+    for case_id in (case.case_id for case in page):
         try:
             changed += care_centre.apply_sla_policy(case_id, ctx) > 0
         except Exception:

@@ -146,6 +146,9 @@ def test_a_case_row_follows_the_case_through_its_life(setup: Setup) -> None:
         next_sla_alarm_at=None,  # no clock runs
         opened_by="mail-gateway",  # the intake account that opened it lists it
         external_ref=None,
+        first_response_at=T0 + timedelta(minutes=3),
+        sla_clocks=None,  # kept for `sla apply`, not listed
+        clocks_known=True,
     )
     clocks = app.get_case(case_id).clocks
     assert [(row.first_response_due, row.resolution_due)] == [

@@ -159,6 +159,7 @@ def test_applying_a_policy_goes_through_every_open_case_by_chunks(
         setup.container.datastore,
         at,
         progress=lambda done, total: seen.append((done, total)),
+        page=CHUNK,
     )
     again = apply_policy_to_open_cases(centre, setup.container.datastore, at)
 

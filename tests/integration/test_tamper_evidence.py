@@ -476,6 +476,26 @@ def test_table_lock_keeps_the_chains_whole_under_group_commit_of_many_threads(
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
+def test_one_write_of_several_cases_interleaved_links_each_to_the_one_before_it(
+    servers: Settings, key: str | None
+) -> None:
+    """The append function links a write's events set-wise: an event's previous case link is
+    its case's earlier event in the same write, or else its case's head."""
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with _recorded(servers, key) as (_, recorder):
+        recorder.insert_events([_stored(a, 1), _stored(b, 1)])
+        recorder.insert_events(
+            [_stored(a, 2), _stored(c, 1), _stored(b, 2), _stored(a, 3), _stored(c, 2)]
+        )
+        recorder.insert_events([_stored(b, 3), _stored(a, 4)])
+        verdict = ChainAudit.of(recorder).verify_all()
+
+    assert verdict.problems == []
+    assert (verdict.cases, verdict.notifications) == (3, 9)
+    assert verdict.unsealed == 0
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
 def test_table_lock_keeps_the_chains_whole_under_writer_processes(
     servers: Settings, key: str | None
 ) -> None:
