@@ -254,19 +254,21 @@ def test_atomic_pop_claimers_taking_at_once_never_take_the_same_case(
     assert sum(1 for mine in taken if mine) > 1, "the claimers really raced"
 
 
-def test_a_claim_whose_claimer_died_returns_to_the_queue(
-    setup: Setup, worker: ProjectionWorker
-) -> None:
-    case = triaged(setup, Priority.NORMAL, 0)
-    assert waiting(setup) == [case]
-    # What claim_next does before it assigns; the claimer then dies.
-    assert setup.queues.take_next("social") is not None
-    assert setup.queues.queue_items("social") == []
-    hold_expired = datetime.now(UTC) + CLAIM_HOLD + timedelta(seconds=1)
+def test_a_claim_whose_claimer_died_returns_to_the_queue(setup: Setup) -> None:
+    # Without the SLA timer: this case's deadlines passed days ago, and a warning recorded after
+    # the take would itself put the case back in its queue (see the notes of issue #12).
+    names = [name for name in setup.projections.runner_names if name != "sla_timer"]
+    with setup.projections.worker(names):
+        case = triaged(setup, Priority.NORMAL, 0)
+        assert waiting(setup) == [case]
+        # What claim_next does before it assigns; the claimer then dies.
+        assert setup.queues.take_next("social") is not None
+        assert setup.queues.queue_items("social") == []
+        hold_expired = datetime.now(UTC) + CLAIM_HOLD + timedelta(seconds=1)
 
-    assert release_expired_claims(setup.container.redis, setup.queues.keys, hold_expired) == 1
+        assert release_expired_claims(setup.container.redis, setup.queues.keys, hold_expired) == 1
 
-    assert waiting(setup) == [case]
+        assert waiting(setup) == [case]
 
 
 def test_fifty_agents_claiming_at_once_never_share_a_case(
