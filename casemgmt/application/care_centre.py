@@ -58,7 +58,7 @@ from casemgmt.domain.clock_keeping import clock_steps
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
     from eventsourcing.application import ProcessingEvent
@@ -193,13 +193,18 @@ class CareCentre(Application[UUID]):
 
         Returns the case and whether it was created now.
         """
-        authorize(ctx.actor, "open")
-        self._check_taxonomy(category=category, unit=unit)
-        ctx = replace(ctx, actor=check_on_behalf(ctx.actor, "open", requester))
-        if ctx.actor.role is Role.INTAKE:
-            # A channel integration's intake is caused by the channel, not by a person.
-            ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
-        case_id = self.new_id() if external_ref is None else Case.id_for(channel, external_ref)
+        case = self.draft_case(
+            channel=channel,
+            subject=subject,
+            requester=requester,
+            ctx=ctx,
+            external_ref=external_ref,
+            body=body,
+            category=category,
+            priority=priority,
+            unit=unit,
+            received_at=received_at,
+        )
         repeat: dict[str, Any] = {
             "channel": channel,
             "external_ref": external_ref,
@@ -207,6 +212,44 @@ class CareCentre(Application[UUID]):
             "body": body,
             "requester": requester,
         }
+        received = cast("list[Case.Event]", list(case.pending_events))
+        # Written before anything is read: a delivery seen before (or arriving twice at once)
+        # collides with its case's first event, which has the same id and version, and only then
+        # is that case read, to compare. One round trip for a new case, two for a repeat.
+        try:
+            self.save(case)
+        except IntegrityError:
+            if external_ref is None:
+                raise ConcurrentUpdate(case.id, self.find_case(case.id)) from None
+            self._give_back_reference(case.reference)
+            return self._repeated(self.get_case(case.id), **repeat), False
+        self._recent.remember(case.id, received)
+        return case, True
+
+    def draft_case(
+        self,
+        *,
+        channel: Channel,
+        subject: str,
+        requester: Requester,
+        ctx: Context,
+        external_ref: str | None = None,
+        body: str | None = None,
+        category: Category | None = None,
+        priority: Priority = Priority.NORMAL,
+        unit: str | None = None,
+        received_at: datetime | None = None,
+    ) -> Case:
+        """The case `open_case` opens, checked, numbered and with its clocks started, but not
+        saved: for a history written in one go (`act_on` gives it its commands, `save` stores
+        many such cases in one transaction, and refuses one whose first event is stored)."""
+        authorize(ctx.actor, "open")
+        self._check_taxonomy(category=category, unit=unit)
+        ctx = replace(ctx, actor=check_on_behalf(ctx.actor, "open", requester))
+        if ctx.actor.role is Role.INTAKE:
+            # A channel integration's intake is caused by the channel, not by a person.
+            ctx = replace(ctx, cause=f"channel:{require_member(Channel, 'channel', channel).value}")
+        case_id = self.new_id() if external_ref is None else Case.id_for(channel, external_ref)
         case = Case.receive(
             id=case_id,
             reference=self._next_reference(received_at or ctx.at),
@@ -223,19 +266,7 @@ class CareCentre(Application[UUID]):
             oldest_intake=self.oldest_intake,
         )
         self._keep_clocks(case, ctx)
-        received = cast("list[Case.Event]", list(case.pending_events))
-        # Written before anything is read: a delivery seen before (or arriving twice at once)
-        # collides with its case's first event, which has the same id and version, and only then
-        # is that case read, to compare. One round trip for a new case, two for a repeat.
-        try:
-            self.save(case)
-        except IntegrityError:
-            if external_ref is None:
-                raise ConcurrentUpdate(case_id, self.find_case(case_id)) from None
-            self._give_back_reference(case.reference)
-            return self._repeated(self.get_case(case_id), **repeat), False
-        self._recent.remember(case_id, received)
-        return case, True
+        return case
 
     @staticmethod
     def _repeated(
@@ -274,23 +305,65 @@ class CareCentre(Application[UUID]):
         arguments = self._arguments(action, body, ctx)
         for attempt in range(1, _ATTEMPTS + 1):
             case = self.get_case(case_id)
-            authorize_action(ctx.actor, action, case, arguments.get("agent"))
-            self._check_visible(ctx.actor, case_id)
-            ctx = replace(ctx, actor=check_on_behalf(ctx.actor, action.path, case.requester))
-            if expected_version is not None and expected_version != case.version:
-                raise StaleVersion(case_id, expected_version, case.version)
-            if action is Action.ASSIGN and arguments["agent"] != ctx.actor.id:
-                # Taking a case oneself needs no look-up: the caller's own account signed in, and
-                # its role, allowed to assign, may hold cases.
-                self._check_holder(arguments["agent"])
-            others = self._perform(case, action, arguments, ctx)
-            self._keep_clocks(case, ctx)
+            others = self._command(
+                case, action, arguments, ctx, self.find_case, expected_version=expected_version
+            )
             try:
                 return self._save(case, *others)
             except ConcurrentUpdate:
                 if expected_version is not None or attempt == _ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def act_on(
+        self,
+        case: Case,
+        action: Action,
+        ctx: Context,
+        *,
+        at_hand: Mapping[UUID, Case] | None = None,
+        **body: Any,
+    ) -> list[Case]:
+        """`act` on a case in hand (from `draft_case`, or loaded), without loading or saving it:
+        the same authorisation, checks, events and clocks, so that a history written in one go
+        is the history the API would have stored.
+
+        Returns the other cases the command changed (a merge's survivor, taken from `at_hand`
+        when it is there, else loaded), to be saved together with this one.
+        """
+        arguments = self._arguments(action, body, ctx)
+
+        def find(case_id: UUID) -> Case | None:
+            if at_hand is not None and case_id in at_hand:
+                return at_hand[case_id]
+            return self.find_case(case_id)
+
+        return self._command(case, action, arguments, ctx, find)
+
+    def _command(
+        self,
+        case: Case,
+        action: Action,
+        arguments: dict[str, Any],
+        ctx: Context,
+        find: Callable[[UUID], Case | None],
+        *,
+        expected_version: int | None = None,
+    ) -> list[Case]:
+        """Authorises and gives the command to the case and keeps its clocks; returns the other
+        cases it changed."""
+        authorize_action(ctx.actor, action, case, arguments.get("agent"))
+        self._check_visible(ctx.actor, case.id, case)
+        ctx = replace(ctx, actor=check_on_behalf(ctx.actor, action.path, case.requester))
+        if expected_version is not None and expected_version != case.version:
+            raise StaleVersion(case.id, expected_version, case.version)
+        if action is Action.ASSIGN and arguments["agent"] != ctx.actor.id:
+            # Taking a case oneself needs no look-up: the caller's own account signed in, and
+            # its role, allowed to assign, may hold cases.
+            self._check_holder(arguments["agent"])
+        others = self._perform(case, action, arguments, ctx, find)
+        self._keep_clocks(case, ctx)
+        return others
 
     def _arguments(self, action: Action, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
         """The domain method's arguments: the declared fields (missing optional ones as None)."""
@@ -305,16 +378,22 @@ class CareCentre(Application[UUID]):
         return arguments
 
     def _perform(
-        self, case: Case, action: Action, arguments: dict[str, Any], ctx: Context
+        self,
+        case: Case,
+        action: Action,
+        arguments: dict[str, Any],
+        ctx: Context,
+        find: Callable[[UUID], Case | None],
     ) -> list[Case]:
-        """Calls the action's method on the case; returns the other cases it changed."""
+        """Calls the action's method on the case; returns the other cases it changed (`find`
+        gives a merge its survivor)."""
         command = getattr(case, action.method)
         if action is Action.REOPEN:
             command(**arguments, ctx=ctx, reopen_window=self.reopen_window)
             return []
         command(**arguments, ctx=ctx)
         if action is Action.MERGE:
-            survivor = self.find_case(arguments["into"])
+            survivor = find(arguments["into"])
             if survivor is None:
                 raise InvalidCommand("into", f"no case has the id {arguments['into']}")
             survivor.record_merge(case.id, ctx)
@@ -339,6 +418,10 @@ class CareCentre(Application[UUID]):
         its own, on its new version (so each alarm is still recorded once).
         """
         return self._change_clocks_of(case_ids, ctx, _record_alarms)
+
+    def check_sla_on(self, case: Case, ctx: Context) -> int:
+        """`check_sla` on a case in hand (see `act_on`), not saved; returns how many alarms."""
+        return 0 if self.sla_policy is None else _record_alarms(case, self.sla_policy, ctx)
 
     def apply_sla_policy(self, case_id: UUID, ctx: Context) -> int:
         """Recomputes the case's clocks under the policy in force; returns the events recorded."""
@@ -610,9 +693,16 @@ class CareCentre(Application[UUID]):
         if self.accounts is not None:
             check_holder(agent, self.accounts.standing(agent))
 
-    def _check_visible(self, actor: Actor, case_id: UUID) -> None:
+    def _check_visible(self, actor: Actor, case_id: UUID, case: Case | None = None) -> None:
         if narrowed(actor):
-            check_visible(actor, case_id, self.opened_by(case_id))
+            check_visible(actor, case_id, self._opener(case_id, case))
+
+    def _opener(self, case_id: UUID, case: Case | None) -> str:
+        """`opened_by`, read from the case in hand when its `Received` is not saved yet."""
+        pending = [] if case is None else case.pending_events
+        if pending and pending[0].originator_version == Case.INITIAL_VERSION:
+            return str(cast("Case.Event", pending[0]).actor["id"])
+        return self.opened_by(case_id)
 
     def _save(self, case: Case, *others: Case) -> Case:
         """Saves the cases' new events in one transaction; a lost race is a ConcurrentUpdate."""

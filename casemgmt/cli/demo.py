@@ -5,10 +5,18 @@ in a plausible mix, from several provinces, with Vietnamese subjects and message
 (created in the accounts store, since `assign` names existing accounts) work them with triage,
 replies, requests for information, transfers, escalations, merges, resolutions, reopenings and
 closings; requesters rate most resolved cases (about 85 % give 4 or 5); supervisors hold
-conferences and Q&A sessions whose questions become in-person cases. Every command goes through
-`CareCentre.open_case` / `act` (and `CareSessions`) with its moment given in the `Context`; at the
-end the SLA timer's `check_sla_of` records the warnings and breaches that history left due. The
-same `--seed` writes the same history (ids and references aside).
+conferences and Q&A sessions whose questions become in-person cases.
+
+Each case's story is played in memory by the application itself: `CareCentre.draft_case` opens
+it and `act_on` gives it every command in turn, with the moment of the story in the `Context`,
+so its events, SLA clocks, reference and sealed personal data are those the API would store.
+Then, as of the end of the history, about one open case in fifty is merged into another of its
+block as a duplicate, and the SLA timer's `check_sla_on` records the warnings and breaches the
+history left due. A block of cases is saved in one transaction: nothing is read back. Last, the
+projections (case list, work queues, action log, reports) are caught up with what was written.
+
+The same `--seed` writes the same history (ids and references aside): each case's story is
+drawn from its own random stream (seed, case number), each block's merges from the block's.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
 
-from casemgmt.application.errors import ConcurrentUpdate
+from eventsourcing.persistence import IntegrityError
+
 from casemgmt.cli.progress import progress_bar
+from casemgmt.cli.projection_processes import ProjectionProcesses
 from casemgmt.domain import (
     Action,
     ActionNotAllowed,
@@ -34,6 +45,7 @@ from casemgmt.domain import (
     Requester,
     RequesterKind,
     Role,
+    Status,
 )
 from casemgmt.domain.sessions import SessionKind
 
@@ -42,7 +54,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from uuid import UUID
 
+    from casemgmt.application import CareCentre
     from casemgmt.bootstrap import Container
+    from casemgmt.domain import Case
 
 HANOI: Final = ZoneInfo("Asia/Ho_Chi_Minh")
 CHANNELS: Final = (  # a plausible mix: the switchboard and the portals carry most of it
@@ -65,7 +79,23 @@ SUBJECTS: Final = {
 }
 NAMES: Final = ("Nguyễn Văn An", "Trần Thị Bình", "Lê Minh Châu", "Phạm Thu Dung", "Hoàng Văn Em")
 AGENTS_PER_UNIT: Final = 3
-CHUNK: Final = 500  # cases whose alarms the SLA check records in one transaction
+# Cases played in memory and saved in one transaction: large enough that a save's round trip and
+# lock are shared by thousands of events, small enough to keep a block's cases in memory.
+BLOCK: Final = 250
+# The statuses in which a case may turn out to repeat another and be merged into it.
+OPEN: Final = frozenset(
+    {Status.RECEIVED, Status.TRIAGED, Status.IN_PROGRESS, Status.AWAITING_CITIZEN}
+)
+
+
+@dataclass(frozen=True)
+class _History:
+    """What every story of one demo shares: its seed, its span and the agents of each unit."""
+
+    seed: int
+    start: datetime
+    end: datetime
+    agents: dict[str, list[str]]
 
 
 @dataclass
@@ -77,6 +107,12 @@ class Tally:
 
     def add(self, what: str, n: int = 1) -> None:
         self.counts[what] = self.counts.get(what, 0) + n
+
+    def absorb(self, other: Tally) -> None:
+        """Adds what another part of the demo wrote (a block of cases)."""
+        for what, n in other.counts.items():
+            self.add(what, n)
+        self.scores += other.scores
 
     @property
     def satisfaction(self) -> float:
@@ -91,7 +127,9 @@ def register(commands: Any, started: Callable[[], Any]) -> None:
     demo.add_argument("--cases", type=_positive, default=2000, help="how many cases (2000)")
     demo.add_argument("--days", type=_positive, default=30, help="over how many days (30)")
     demo.add_argument("--seed", type=int, default=2026, help="the same seed, the same history")
-    demo.add_argument("--threads", type=_positive, default=4, help="cases written at once (4)")
+    demo.add_argument(
+        "--threads", type=_positive, default=2, help=f"blocks of {BLOCK} cases written at once (2)"
+    )
     demo.set_defaults(command=lambda args: _demo(args, started))
 
 
@@ -124,44 +162,70 @@ def write_demo(
     cases: int,
     days: int,
     seed: int,
-    threads: int = 4,
+    threads: int = 2,
     progress: bool = False,
 ) -> Tally:
-    """Writes the history; returns what it wrote. Each case's story is drawn from its own random
-    stream (seed, case number), so threads do not change what is written."""
+    """Writes the history and catches the projections up with it; returns what it wrote.
+
+    Blocks of cases are written by `threads` threads at once; what each block holds depends on
+    the seed and the case numbers alone, so the threads do not change what is written.
+    """
     end = container.clock()
     start = end - timedelta(days=days)
-    agents = _agents(container, seed)
+    history = _History(seed, start, end, _agents(container, seed))
     tally = Tally()
-    plans = [_Plan(seed, n, start, end, agents) for n in range(cases)]
-    _sessions(container, seed, start, end, tally)
-    opened: list[UUID] = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        stories = pool.map(lambda plan: plan.tell(container), plans)
-        if progress:
-            with progress_bar("demo cases") as bar:
-                for done, (case_id, counts) in enumerate(stories, 1):
-                    opened.append(case_id)
-                    _merge(tally, counts)
-                    bar(done, cases)
-        else:
-            for case_id, counts in stories:
-                opened.append(case_id)
-                _merge(tally, counts)
-    _merges(container, opened, seed, end, tally)
-    ctx = Context(Actor("sla-timer", Role.SYSTEM), end, f"demo-{seed}-sla", "timer:sla")
-    for first in range(0, len(opened), CHUNK):
-        recorded = container.care_centre.check_sla_of(opened[first : first + CHUNK], ctx)
-        tally.add("sla_alarms", sum(recorded.values()))
+    projections = container.projections
+    with ProjectionProcesses(container.settings, projections.names) as followers:
+        _sessions(container, seed, start, end, tally)
+        blocks = [range(first, min(first + BLOCK, cases)) for first in range(0, cases, BLOCK)]
+        write = partial(_write_block, container.care_centre, history)
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            written = pool.map(write, blocks)
+            try:
+                with progress_bar("demo cases", unit="case", shown=progress) as bar:
+                    for block, block_tally in zip(blocks, written, strict=True):
+                        tally.absorb(block_tally)
+                        bar(block.stop, cases)
+                        followers.check()
+            except BaseException:
+                pool.shutdown(cancel_futures=True)  # a failure or ^C: no block is begun after it
+                raise
+        with progress_bar("projections", shown=progress) as bar:
+            followers.wait_until_caught_up(projections, bar)
     return tally
 
 
-def _merge(tally: Tally, counts: dict[str, Any]) -> None:
-    for what, n in counts.items():
-        if what == "score":
-            tally.scores.append(n)
-        else:
-            tally.add(what, n)
+def _write_block(centre: CareCentre, history: _History, numbers: range) -> Tally:
+    """Plays the stories of the cases `numbers` in memory, merges duplicates among them and
+    records the alarms due at the end of the history, then saves them all in one transaction."""
+    tally = Tally()
+    cases = [_Story(history, n, tally).tell(centre) for n in numbers]
+    merged = _merges(centre, cases, history, numbers.start, tally)
+    timer = Context(
+        Actor("sla-timer", Role.SYSTEM), history.end, f"demo-{history.seed}-sla", "timer:sla"
+    )
+    tally.add("sla_alarms", sum(centre.check_sla_on(case, timer) for case in cases))
+    _save(centre, cases, merged, tally)
+    return tally
+
+
+def _save(centre: CareCentre, cases: list[Case], merged: dict[UUID, Case], tally: Tally) -> None:
+    """Saves the block in one transaction. When a demo of the same seed wrote some of its cases
+    before, the store refuses the block; then each case (a duplicate with the case it was merged
+    into) is saved on its own, and those written before are left as they are."""
+    events = {case.id: list(case.pending_events) for case in cases}
+    try:
+        centre.save(*cases)
+    except IntegrityError:
+        survivors = {survivor.id for survivor in merged.values()}
+        for case in cases:
+            if case.id in survivors:
+                continue  # saved with its duplicate
+            together = [case.id] + ([merged[case.id].id] if case.id in merged else [])
+            try:
+                centre.save(*(event for one in together for event in events[one]))
+            except IntegrityError:
+                tally.add("written_before", len(together))
 
 
 def _agents(container: Container, seed: int) -> dict[str, list[str]]:
@@ -190,24 +254,23 @@ def business_moment(rng: random.Random, start: datetime, end: datetime) -> datet
     return end.astimezone(HANOI)
 
 
-class _Plan:
-    """One case's story, drawn from its own random stream."""
+class _Story:
+    """One case's story, drawn from its own random stream and played on the case in memory."""
 
-    def __init__(
-        self, seed: int, number: int, start: datetime, end: datetime, agents: dict[str, list[str]]
-    ) -> None:
-        self.rng = random.Random(f"{seed}:{number}")
-        self.number, self.seed, self.end, self.agents = number, seed, end, agents
-        self.at = business_moment(self.rng, start, end - timedelta(hours=1))
-        self.counts: dict[str, Any] = {}
+    def __init__(self, history: _History, number: int, tally: Tally) -> None:
+        self.rng = random.Random(f"{history.seed}:{number}")
+        self.number, self.seed, self.end = number, history.seed, history.end
+        self.agents = history.agents
+        self.at = business_moment(self.rng, history.start, history.end - timedelta(hours=1))
+        self.tally = tally
 
-    def tell(self, container: Container) -> tuple[UUID, dict[str, Any]]:
+    def tell(self, centre: CareCentre) -> Case:
         rng = self.rng
         channel = rng.choices([c for c, _ in CHANNELS], [w for _, w in CHANNELS])[0]
         kind = rng.choice(list(SUBJECTS))
         subject, line = SUBJECTS[kind]
         unit = rng.choice(UNITS)
-        case, _ = container.care_centre.open_case(
+        case = centre.draft_case(
             channel=channel,
             external_ref=f"demo-{self.seed}-{self.number}",
             subject=subject,
@@ -222,21 +285,19 @@ class _Plan:
             received_at=self.at,
             ctx=self.ctx(INTAKE),
         )
-        self.count("cases")
+        self.tally.add("cases")
         try:
-            self.work(container, case.id, unit, kind, line)
-        except (ActionNotAllowed, ConcurrentUpdate):
-            self.count("stopped")  # a story that met the case in another state ends there
-        return case.id, self.counts
+            self.work(partial(centre.act_on, case), unit, kind, line)
+        except ActionNotAllowed:
+            self.tally.add("stopped")  # a story that met the case in another state ends there
+        return case
 
-    def work(self, container: Container, case_id: UUID, unit: str, kind: str, line: Any) -> None:
+    def work(self, act: Callable[..., list[Case]], unit: str, kind: str, line: Any) -> None:
         rng = self.rng
-        act = container.care_centre.act
         priority = rng.choices(list(Priority), [15, 65, 15, 5])[0]
         if not self.later(minutes=(5, 240)):
             return
         act(
-            case_id,
             Action.TRIAGE,
             self.ctx(SUPERVISOR),
             category=Category(line, kind),
@@ -247,7 +308,6 @@ class _Plan:
         if rng.random() < 0.07 and self.later(minutes=(10, 120)):
             other = rng.choice([u for u in UNITS if u != unit])
             act(
-                case_id,
                 Action.TRANSFER,
                 self.ctx(SUPERVISOR),
                 unit=other,
@@ -258,10 +318,9 @@ class _Plan:
         agent = Actor(rng.choice(self.agents[unit]), Role.AGENT)
         if not self.later(minutes=(10, 600)):
             return
-        act(case_id, Action.ASSIGN, self.ctx(agent), agent=agent.id)
+        act(Action.ASSIGN, self.ctx(agent), agent=agent.id)
         if rng.random() < 0.25 and self.later(minutes=(5, 120)):
             act(
-                case_id,
                 Action.REQUEST_INFO,
                 self.ctx(agent),
                 message="Đề nghị anh/chị cung cấp mã số BHXH và ảnh CCCD.",
@@ -270,18 +329,16 @@ class _Plan:
             if not self.later(minutes=(60, 3000)):
                 return
             act(
-                case_id,
                 Action.CITIZEN_MESSAGE,
                 self.ctx(INTAKE),
                 message="Tôi gửi bổ sung mã số BHXH và ảnh CCCD.",
             )
         if rng.random() < 0.06 and self.later(minutes=(5, 120)):
-            act(case_id, Action.ESCALATE, self.ctx(agent), reason="Cần ý kiến phòng chế độ.")
+            act(Action.ESCALATE, self.ctx(agent), reason="Cần ý kiến phòng chế độ.")
             self.count("escalations")
         if not self.later(minutes=(10, 900)):
             return
         act(
-            case_id,
             Action.REPLY,
             self.ctx(agent),
             message="BHXH đã tiếp nhận và hướng dẫn anh/chị như sau.",
@@ -289,7 +346,6 @@ class _Plan:
         if not self.later(minutes=(10, 1500)):
             return
         act(
-            case_id,
             Action.RESOLVE,
             self.ctx(agent),
             resolution="answered",
@@ -299,20 +355,19 @@ class _Plan:
         if rng.random() < 0.6 and self.later(minutes=(30, 2000)):
             score = rng.choices([5, 4, 3, 2, 1], [58, 27, 8, 4, 3])[0]
             act(
-                case_id,
                 Action.FEEDBACK,
                 self.ctx(INTAKE),
                 score=score,
                 comment="Cảm ơn cán bộ đã hỗ trợ." if score >= 4 else "Chờ quá lâu.",
             )
-            self.counts["score"] = score
+            self.tally.scores.append(score)
         if rng.random() < 0.05 and self.later(minutes=(60, 2000)):
-            act(case_id, Action.REOPEN, self.ctx(agent), reason="Vẫn chưa nhận được tiền.")
+            act(Action.REOPEN, self.ctx(agent), reason="Vẫn chưa nhận được tiền.")
             self.count("reopens")
             if self.later(minutes=(30, 600)):
-                act(case_id, Action.RESOLVE, self.ctx(agent), resolution="answered", summary=None)
+                act(Action.RESOLVE, self.ctx(agent), resolution="answered", summary=None)
         if rng.random() < 0.5 and self.later(minutes=(600, 4000)):
-            act(case_id, Action.CLOSE, self.ctx(SUPERVISOR))
+            act(Action.CLOSE, self.ctx(SUPERVISOR))
             self.count("closed")
 
     def later(self, *, minutes: tuple[int, int]) -> bool:
@@ -324,25 +379,27 @@ class _Plan:
         return Context(actor, self.at, f"demo-{self.seed}-{self.number}", "demo")
 
     def count(self, what: str) -> None:
-        self.counts[what] = self.counts.get(what, 0) + 1
+        self.tally.add(what)
 
 
 def _merges(
-    container: Container, opened: list[UUID], seed: int, end: datetime, tally: Tally
-) -> None:
-    """About one case in fifty turns out to repeat another open one: it is merged into it."""
-    rng = random.Random(f"{seed}:merges")
-    ctx = Context(SUPERVISOR, end, f"demo-{seed}-merges", "demo")
-    open_ids = [
-        c.id
-        for c in container.care_centre.get_cases(opened)
-        if c.status.value in ("triaged", "in_progress", "awaiting_citizen", "received")
-    ]
-    rng.shuffle(open_ids)
-    for duplicate, survivor in zip(open_ids[0::2], open_ids[1::2], strict=False):
-        if rng.random() < 0.04 * len(opened) / max(1, len(open_ids)):
-            container.care_centre.act(duplicate, Action.MERGE, ctx, into=survivor)
+    centre: CareCentre, cases: list[Case], history: _History, first: int, tally: Tally
+) -> dict[UUID, Case]:
+    """About one case in fifty turns out to repeat another open one of its block (the block
+    from case number `first`): it is merged into it, as of the end of the history. Returns the
+    surviving case of each duplicate, by the duplicate's id."""
+    rng = random.Random(f"{history.seed}:merges:{first}")
+    ctx = Context(SUPERVISOR, history.end, f"demo-{history.seed}-merges", "demo")
+    open_cases = [case for case in cases if case.status in OPEN]
+    rng.shuffle(open_cases)
+    at_hand = {case.id: case for case in open_cases}
+    merged: dict[UUID, Case] = {}
+    for duplicate, survivor in zip(open_cases[0::2], open_cases[1::2], strict=False):
+        if rng.random() < 0.04 * len(cases) / max(1, len(open_cases)):
+            centre.act_on(duplicate, Action.MERGE, ctx, at_hand=at_hand, into=survivor.id)
+            merged[duplicate.id] = survivor
             tally.add("merges")
+    return merged
 
 
 def _sessions(

@@ -1,4 +1,4 @@
-"""A tqdm progress bar for rebuilds: events done, rate and time left."""
+"""A tqdm progress bar for rebuilds (events done, rate and time left) and the demo (cases)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Progress]:
-    """A `progress(done, total)` callback drawing a bar on stderr until the block ends."""
-    with tqdm(desc=description, unit="event", unit_scale=True, dynamic_ncols=True) as bar:
+def progress_bar(
+    description: str, unit: str = "event", *, shown: bool = True
+) -> Iterator[Progress]:
+    """A `progress(done, total)` callback drawing a bar on stderr until the block ends (not
+    drawn when not `shown`)."""
+    with tqdm(
+        desc=description, unit=unit, unit_scale=True, dynamic_ncols=True, disable=not shown
+    ) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total  # the log may grow while it is replayed

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    EventStore,
     InfrastructureFactory,
     Mapper,
     ProcessRecorder,
@@ -36,7 +37,7 @@ from casemgmt.persistence.recorders import (
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
-from casemgmt.persistence.shredding import RequesterKeys, ShreddingMapper
+from casemgmt.persistence.shredding import RequesterKeys, ShreddingEventStore, ShreddingMapper
 from casemgmt.settings import SettingsError, positive_int
 
 if TYPE_CHECKING:
@@ -111,6 +112,16 @@ class Factory(InfrastructureFactory[PostgresTrackingRecorder]):
             events_table=schema.qualified(
                 self.datastore.schema, f"{self._prefix('stored')}_events"
             ),
+        )
+
+    def event_store(
+        self,
+        mapper: Mapper[Any] | None = None,
+        recorder: AggregateRecorder | None = None,
+    ) -> EventStore[Any]:
+        """eventsourcing's event store, which takes the keys of a write's new cases at once."""
+        return ShreddingEventStore(
+            mapper=mapper or self.mapper(), recorder=recorder or self.application_recorder()
         )
 
     def _prefix(self, default: str) -> str:

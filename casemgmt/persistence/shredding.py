@@ -25,7 +25,10 @@ A case's first event leaves the mapper as a `SealedStoredEvent`, which names its
 of the event links the case to the key in the same transaction (and stores a new one-case key
 there), refusing with `SealingKeyDestroyed` a key destroyed since it was looked up (migration
 0014). So a requester whose key this process holds costs an intake no round trip of its own, and
-one it does not hold, one round trip (the key's look-up, made if need be).
+one it does not hold, one round trip (the key's look-up, made if need be). Many at once cost one
+round trip too: a save of many new cases looks all their requesters up together
+(`ShreddingEventStore`), and a batch of the log reads the keys of all its cases together
+(`ShreddingMapper.to_domain_events`).
 """
 
 from __future__ import annotations
@@ -43,16 +46,16 @@ from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.persistence import EventStore, Mapper, MapperDeserialisationError, StoredEvent
 
 from casemgmt.application.erasure import ErasureRecord, KeyAlreadyDestroyed
 from casemgmt.domain.requests import erased_value
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from eventsourcing.domain import DomainEventProtocol
-    from eventsourcing.persistence import Cipher, Compressor, Transcoder
+    from eventsourcing.persistence import Cipher, Compressor, Recording, Transcoder
 
     from casemgmt.persistence.datastore import Datastore
 
@@ -148,6 +151,25 @@ class RequesterKeys:
             self._materials.put(key_id, material)
         return material
 
+    def look_up_materials(self, key_ids: Iterable[UUID]) -> None:
+        """Makes `material` of these keys cost no round trip for a while: those not cached are
+        read all in one round trip (a batch of the log names one key per case)."""
+        wanted = {
+            key_id
+            for key_id in key_ids
+            if key_id not in self._destroyed and not self._materials.get(key_id)[0]
+        }
+        if len(wanted) < 2:
+            return  # one costs `material` the same round trip
+        rows = self.datastore.execute(
+            "SELECT key_id, key FROM requester_keys WHERE key_id = ANY(%s::uuid[])", [list(wanted)]
+        )
+        for key_id, material in rows:
+            if material is not None:
+                self._materials.put(key_id, bytes(material))
+                wanted.discard(key_id)
+        self._destroyed.update(wanted)  # for good: a destroyed key never comes back
+
     def for_requester(self, requester_id: str) -> tuple[UUID, bytes]:
         """The live key of the requester with this id and its material, made now if they have
         none: one round trip, none while cached."""
@@ -165,6 +187,38 @@ class RequesterKeys:
         self._by_requester.put(digest.hex(), key)
         self._materials.put(*key)
         return key
+
+    def look_up(self, requester_ids: Iterable[str]) -> None:
+        """Makes `for_requester` of these requesters cost no round trip for a while: those not
+        cached are looked up (their keys made if need be) all in one round trip."""
+        named = set(requester_ids)
+        if len(named) < 2:
+            return  # one costs `for_requester` the same round trip
+        wanted: dict[str, bytes] = {}
+        for requester_id in named:
+            digest = self.requester_hash(requester_id)
+            if not self._by_requester.get(digest.hex())[0]:
+                wanted[digest.hex()] = digest
+        if len(wanted) < 2:
+            return
+        digests = list(wanted.values())
+        rows = self.datastore.execute(
+            "INSERT INTO requester_keys (key_id, requester_hash, key)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bytea[], %s::bytea[])"
+            " ON CONFLICT (requester_hash) DO NOTHING;"
+            " SELECT requester_hash, key_id, key FROM requester_keys"
+            " WHERE requester_hash = ANY(%s::bytea[])",
+            [
+                [uuid4() for _ in digests],
+                digests,
+                [os.urandom(_KEY_BYTES) for _ in digests],
+                digests,
+            ],
+        )
+        for digest, key_id, material in rows:
+            key: tuple[UUID, bytes] = (key_id, bytes(material))
+            self._by_requester.put(bytes(digest).hex(), key)
+            self._materials.put(*key)
 
     def sealing(self, case_id: UUID, key_id: UUID, new_key: bytes | None) -> None:
         """The case's first event is being sealed with the key: the case's later events of the
@@ -337,10 +391,32 @@ class ShreddingMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         event = super().to_domain_event(stored_event)
-        state = vars(event)
-        sealed = state.pop(SEALED, None)
+        return self._opened(stored_event, event, vars(event).pop(SEALED, None))
+
+    def to_domain_events(
+        self, stored_events: Sequence[StoredEvent]
+    ) -> list[DomainEventProtocol[UUID]]:
+        """`to_domain_event` of each, with the keys they were sealed with read all at once: a
+        batch of the log costs one round trip for its keys rather than one per case."""
+        decode = super().to_domain_event
+        decoded = [decode(stored) for stored in stored_events]
+        sealed = [vars(event).pop(SEALED, None) for event in decoded]
+        self.keys.look_up_materials(UUID(seal["key"]) for seal in sealed if seal is not None)
+        return [
+            self._opened(stored, event, seal)
+            for stored, event, seal in zip(stored_events, decoded, sealed, strict=True)
+        ]
+
+    def _opened(
+        self,
+        stored_event: StoredEvent,
+        event: DomainEventProtocol[UUID],
+        sealed: dict[str, Any] | None,
+    ) -> DomainEventProtocol[UUID]:
+        """The event with its personal fields opened from `sealed` (its `_sealed_` member)."""
         if sealed is None:
             return event
+        state = vars(event)
         key_id = UUID(sealed["key"])
         if stored_event.originator_version == 1:
             self.keys.case_keys.put(UUID(str(stored_event.originator_id)), key_id)
@@ -360,6 +436,20 @@ class ShreddingMapper(Mapper[UUID]):
         return event
 
     # -- keys ------------------------------------------------------------------------------------
+
+    def look_up_keys(self, domain_events: Sequence[DomainEventProtocol[UUID]]) -> None:
+        """Before a write of many new cases: their requesters' keys, in one round trip rather
+        than one each as their first events are sealed."""
+        requesters = (
+            vars(event).get("requester")
+            for event in domain_events
+            if event.originator_version == 1 and getattr(type(event), "personal", None)
+        )
+        self.keys.look_up(
+            requester["id"]
+            for requester in requesters
+            if isinstance(requester, dict) and requester.get("id") is not None
+        )
 
     def _first_key(self, requester_id: str | None) -> tuple[UUID, bytes, bytes | None]:
         """The key a case's first event is sealed with: the requester's, or for an anonymous
@@ -422,6 +512,18 @@ class ShreddingMapper(Mapper[UUID]):
             raise ValueError("the sealed data does not open with this key and case") from None
         secrets: dict[str, Any] = self.transcoder.decode(plain)
         return secrets
+
+
+class ShreddingEventStore(EventStore[UUID]):
+    """eventsourcing's event store; before a write, a `ShreddingMapper` looks up the keys of all
+    the new cases' requesters at once (a save of many new cases, one round trip for their keys)."""
+
+    def put(
+        self, domain_events: Sequence[DomainEventProtocol[UUID]], **kwargs: Any
+    ) -> list[Recording[UUID]]:
+        if isinstance(self.mapper, ShreddingMapper):
+            self.mapper.look_up_keys(domain_events)
+        return super().put(domain_events, **kwargs)
 
 
 # -- paths into an event's state: "requester.name", "state.messages.*.text" ---------------------
