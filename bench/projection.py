@@ -28,28 +28,25 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extras
 
 # The realistic traffic is the tests' (tests/support/workload.py); run from the repository root.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench.scratch import scratch_database
 from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Category, Context, InquiryKind, InsuranceLine, Priority, Role
 from casemgmt.domain.routing import DEFAULT_ROUTING
-from casemgmt.persistence.migrations import migrate
 from casemgmt.readmodels.case_summary import COLUMNS
 from casemgmt.readmodels.text import fold
 from casemgmt.settings import Settings
 from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from casemgmt.bootstrap import Container
     from casemgmt.domain import Case
 
@@ -59,27 +56,6 @@ TARGET_RATE = 10_000.0  # events per second
 TARGET_VERSUS_BASELINE = 0.5
 TARGET_LAG_P99 = 0.100  # seconds
 BATCH = 2000
-
-
-# -- a database of the benchmark's own --------------------------------------------------------
-
-
-@contextmanager
-def bench_database(server_url: str) -> Iterator[str]:
-    name = f"casemgmt_bench_projection_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 # -- rebuild against a raw psycopg2 baseline ----------------------------------------------------
@@ -383,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
-    with bench_database(args.database_url) as url:
+    with scratch_database(args.database_url, "casemgmt_bench_projection") as url:
         container = build(
             Settings(
                 database_url=url,

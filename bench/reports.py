@@ -56,18 +56,14 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -75,7 +71,7 @@ import psycopg2.extras
 
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from casemgmt.bootstrap import build
+from bench.scratch import WorkerProcess, scratch_container, scratch_database
 from casemgmt.domain import (
     Action,
     Actor,
@@ -92,17 +88,15 @@ from casemgmt.domain import (
 )
 from casemgmt.domain.taxonomy import PROVINCIAL_UNITS
 from casemgmt.persistence.datastore import Datastore
-from casemgmt.persistence.migrations import migrate
 from casemgmt.policy_file import load_policy
 from casemgmt.projections.base import replay
 from casemgmt.queries.analysis import analysis
 from casemgmt.queries.reports import GroupBy, Period, summary
 from casemgmt.readmodels.subject_terms import subject_terms
 from casemgmt.runtime.registry import REBUILD_BATCH_SIZE
-from casemgmt.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from casemgmt.bootstrap import Container
 
@@ -234,49 +228,6 @@ def slots(weights: Mapping[Any, float]) -> list[Any]:
 def plain(value: Any) -> Any:
     """An enum member as the text stored for it; anything else as it is."""
     return value.value if isinstance(value, Enum) else value
-
-
-# -- databases of the benchmark's own ------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(server_url: str, purpose: str) -> Iterator[str]:
-    name = f"casemgmt_bench_reports_{purpose}_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
-@contextmanager
-def bench_container(
-    database_url: str, redis_url: str, *, pool_size: int = 8
-) -> Iterator[Container]:
-    """casemgmt wired to the database, with a Redis key prefix of its own (deleted at the end)."""
-    container = build(
-        Settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            redis_key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-            pool_size=pool_size,
-        )
-    )
-    try:
-        yield container
-    finally:
-        prefix = container.work_queues.keys.prefix
-        for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
-            container.redis.unlink(key)
-        container.close()
 
 
 def percentile(values: Sequence[float], share: float) -> float:
@@ -731,46 +682,6 @@ class CaseWork:
             act(case.id, Action.FEEDBACK, now(INTAKE), score=self.pick(SCORES), comment=None)
 
 
-class ReportsWorker:
-    """`casemgmt worker --only=reports` on the bench's database, in a process of its own."""
-
-    def __init__(self, container: Container) -> None:
-        settings = container.settings
-        self.container = container
-        self.log = Path(tempfile.mkstemp(prefix="casemgmt-bench-reports-", suffix=".log")[1])
-        env = {
-            **os.environ,
-            "CASEMGMT_DATABASE_URL": settings.database_url or "",
-            "CASEMGMT_REDIS_URL": settings.redis_url or "",
-            "CASEMGMT_REDIS_PREFIX": settings.redis_key_prefix,
-        }
-        command = [sys.executable, "-m", "casemgmt.cli", "worker", "--only=reports"]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-
-    def wait_until_ready(self, timeout: float = 60.0) -> None:
-        """Until it holds the projection's lock and has recorded its position."""
-        projections = self.container.projections
-        deadline = time.monotonic() + timeout
-        while "reports" not in projections.holders() or projections["reports"].position() is None:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start; its log ends:\n{self.tail()}")
-            time.sleep(0.05)
-
-    def tail(self, characters: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-characters:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.unlink(missing_ok=True)
-
-
 @dataclasses.dataclass(frozen=True)
 class Sample:
     at: float  # seconds since the load began
@@ -827,7 +738,7 @@ def measure_keeping_up(container: Container, writers: int, seconds: float) -> Ke
         container.accounts.add(agent, Role.AGENT)
     projections = container.projections
     reports, log = projections["reports"], projections.log
-    worker = ReportsWorker(container)
+    worker = WorkerProcess(container, only=["reports"])
     try:
         worker.wait_until_ready()
         writing = threading.Event()
@@ -1048,8 +959,8 @@ class Results:
 def measure_reads(args: argparse.Namespace, parts: set[str], results: Results) -> None:
     """The summary and the analysis, on a year of synthetic rows."""
     with (
-        bench_database(args.database_url, "reads") as url,
-        bench_container(url, args.redis_url) as container,
+        scratch_database(args.database_url, "casemgmt_bench_reports_reads") as url,
+        scratch_container(url, args.redis_url) as container,
     ):
         print(f"\nfilling report_cases with {args.cases:,} synthetic cases …", flush=True)
         filled = fill_report_cases(url, args.cases)
@@ -1099,8 +1010,8 @@ def measure_projection(args: argparse.Namespace, results: Results) -> None:
         flush=True,
     )
     with (
-        bench_database(args.database_url, "projection") as url,
-        bench_container(url, args.redis_url, pool_size=args.writers + 4) as container,
+        scratch_database(args.database_url, "casemgmt_bench_reports_projection") as url,
+        scratch_container(url, args.redis_url, pool_size=args.writers + 4) as container,
     ):
         results.keeping_up = measure_keeping_up(container, args.writers, args.seconds)
         print(f"rebuilding ({args.rebuild_rounds} rounds) …", flush=True)

@@ -39,18 +39,16 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing, contextmanager, suppress
+from contextlib import ExitStack, closing
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as wall_time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 from eventsourcing.persistence import StoredEvent
@@ -58,20 +56,17 @@ from eventsourcing.utils import get_topic
 
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from casemgmt.bootstrap import build
+from bench.scratch import WorkerProcess, scratch_container, scratch_database
 from casemgmt.domain import Action, Actor, Case, Channel, Context, Requester, RequesterKind, Role
 from casemgmt.domain.calendar import BusinessDuration
 from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML
-from casemgmt.persistence.locks import lock_holders
-from casemgmt.persistence.migrations import migrate
 from casemgmt.persistence.policy_applied import record_applied_policy
 from casemgmt.policy_file import load_policy
 from casemgmt.queries.case_ids import case_ids
-from casemgmt.runtime.sla_timer import OPEN_STATUSES, TIMER, SlaTimer, apply_policy_to_open_cases
-from casemgmt.settings import Settings
+from casemgmt.runtime.sla_timer import OPEN_STATUSES, TIMER, apply_policy_to_open_cases
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     from casemgmt.bootstrap import Container
     from casemgmt.domain.calendar import BusinessCalendar
@@ -97,49 +92,6 @@ WARNING_LEAD_SECONDS = 5.0  # a case's warning falls due this long (plus half a 
 MIN_TARGET_SECONDS = 6 * 3600
 CALIBRATION_CASES = 50  # opened first, to know how long opening the due cases will take
 SETUP_THREADS = 4  # opening the recompute cases (not measured)
-
-
-# -- databases of the benchmark's own ------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(server_url: str, purpose: str) -> Iterator[str]:
-    name = f"casemgmt_bench_sla_{purpose}_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
-        yield url
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
-
-
-@contextmanager
-def bench_container(
-    database_url: str, redis_url: str, policy_path: Path | None = None
-) -> Iterator[Container]:
-    """casemgmt wired to the database, with a Redis key prefix of its own (deleted at the end)."""
-    container = build(
-        Settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            redis_key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
-            sla_policy_path=policy_path,
-        )
-    )
-    try:
-        yield container
-    finally:
-        prefix = container.work_queues.keys.prefix
-        for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
-            container.redis.unlink(key)
-        container.close()
 
 
 def intake_context() -> Context:
@@ -299,58 +251,6 @@ def insert_synthetic_rows(url: str, rows: int) -> float:
     return time.perf_counter() - started
 
 
-class Worker:
-    """`casemgmt worker` (every projection and the SLA timer) on the bench's database."""
-
-    def __init__(self, container: Container, policy_path: Path) -> None:
-        settings = container.settings
-        self.container = container
-        self.log = Path(tempfile.mkstemp(prefix="casemgmt-bench-worker-", suffix=".log")[1])
-        env = {
-            **os.environ,
-            "CASEMGMT_DATABASE_URL": settings.database_url or "",
-            "CASEMGMT_REDIS_URL": settings.redis_url or "",
-            "CASEMGMT_REDIS_PREFIX": settings.redis_key_prefix,
-            "CASEMGMT_SLA_POLICY": str(policy_path),
-        }
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "casemgmt.cli", "worker"], env=env, stdout=log, stderr=log
-            )
-
-    def wait_until_ready(self, timeout: float = 60.0) -> None:
-        """Until it holds every projection's lock and the timer's, and has caught up."""
-        projections = self.container.projections
-        deadline = time.monotonic() + timeout
-        while True:
-            holders = projections.holders()
-            timer = lock_holders(self.container.datastore, [SlaTimer.lock_name])
-            if (
-                len(holders) == len(projections.names)
-                and timer
-                and projections.caught_up()
-                and all(at is not None for at in projections.positions().values())
-            ):
-                return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start; its log ends:\n{self.tail()}")
-            time.sleep(0.1)
-
-    def tail(self, characters: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-characters:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        with suppress(OSError):
-            self.log.unlink()
-
-
 def alarm_events(container: Container) -> list[Case.SlaWarning | Case.SlaBreached]:
     """Every SLA warning and breach recorded, decoded as the application stores them."""
     topics = [get_topic(Case.SlaWarning), get_topic(Case.SlaBreached)]
@@ -383,11 +283,11 @@ def measure_lag(server_url: str, redis_url: str, *, rows: int, due: int, rate: f
     warning_at = 1.0 - lead / target
     with (
         tempfile.TemporaryDirectory(prefix="casemgmt-bench-sla-") as folder,
-        bench_database(server_url, "lag") as url,
+        scratch_database(server_url, "casemgmt_bench_sla_lag") as url,
     ):
         policy_path = Path(folder) / "seconds.toml"
         policy_path.write_text(seconds_policy(target, warning_at), encoding="utf-8")
-        with bench_container(url, redis_url, policy_path) as container:
+        with scratch_container(url, redis_url, policy_path=policy_path) as container:
             # The case list's first start empties the table: start it before filling it.
             container.projections["case_summaries"].resume()
             print(f"   inserting {rows:,} synthetic open rows into case_summaries …", flush=True)
@@ -400,9 +300,9 @@ def measure_lag(server_url: str, redis_url: str, *, rows: int, due: int, rate: f
                 container.sla_policy.version,
                 datetime.now(UTC),
             )
-            worker = Worker(container, policy_path)
+            worker = WorkerProcess(container, policy_path=policy_path)
             try:
-                worker.wait_until_ready()
+                worker.wait_until_ready(caught_up=True)
                 result = _run_due_cases(container, due=due, rate=rate, target=target, lead=lead)
                 if count_breaches(container) < due:
                     print(
@@ -565,8 +465,8 @@ def caught_up(container: Container) -> None:
 def measure_recompute(server_url: str, redis_url: str, *, cases: int, rounds: int) -> Recompute:
     with (
         tempfile.TemporaryDirectory(prefix="casemgmt-bench-sla-") as folder,
-        bench_database(server_url, "recompute") as url,
-        bench_container(url, redis_url) as container,
+        scratch_database(server_url, "casemgmt_bench_sla_recompute") as url,
+        scratch_container(url, redis_url) as container,
         ExitStack() as following,  # the case list's worker, stopped before the container
     ):
         print(f"   opening {cases:,} cases under the built-in office policy …", flush=True)
@@ -574,8 +474,11 @@ def measure_recompute(server_url: str, redis_url: str, *, cases: int, rounds: in
         with ThreadPoolExecutor(SETUP_THREADS) as pool:
             list(pool.map(lambda _: open_case(container), range(cases)))
         opening_rate = cases / (time.perf_counter() - started)
-        # `sla apply` recomputes from the case list: it follows the log all along, as in service.
-        following.enter_context(container.projections.worker(["case_summaries"]))
+        # `sla apply` recomputes from the case list: it follows the log all along, as in service,
+        # in a process of its own (as `casemgmt worker` runs beside `casemgmt sla apply`).
+        worker = WorkerProcess(container, only=["case_summaries"])
+        following.callback(worker.stop)
+        worker.wait_until_ready()
         caught_up(container)
         ids = list(case_ids(container.datastore, statuses=list(OPEN_STATUSES)))
         assert len(ids) == cases, f"{len(ids)} open cases in the case list, not {cases}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import (
     TYPE_CHECKING,
@@ -23,7 +23,12 @@ from typing import (
 )
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.persistence import IntegrityError
 
 from casemgmt.application.authorization import (
@@ -61,7 +66,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
-    from eventsourcing.application import ProcessingEvent
     from eventsourcing.domain import MutableOrImmutableAggregate
     from eventsourcing.persistence import AggregateRecorder, Recording, StoredEvent
     from eventsourcing.utils import EnvType
@@ -131,6 +135,16 @@ class _RecentEvents:
         if version is None:
             return list(events)
         return list(events[:version]) if len(events) >= version else None
+
+
+@dataclass
+class ClockChanges:
+    """What `sla apply` saves for a page of cases: the events, the cases they move, and the
+    cases to do from their events instead (the case list is behind on them)."""
+
+    events: list[Case.Event] = field(default_factory=list)
+    moved: list[UUID] = field(default_factory=list)
+    from_events: list[UUID] = field(default_factory=list)
 
 
 class CareCentre(Application[UUID]):
@@ -442,31 +456,47 @@ class CareCentre(Application[UUID]):
         store refuse the events at a version already taken: nothing of the batch is saved, and
         its cases are done from their events too.
         """
+        return self.save_clock_changes(self.clock_changes_of(kept, ctx), ctx)
+
+    def clock_changes_of(self, kept: Sequence[KeptClocks], ctx: Context) -> ClockChanges:
+        """The first half of `apply_sla_policy_to_kept`: the events to save, worked out (`sla
+        apply` saves one page while it works out the next)."""
+        changes = ClockChanges()
         policy = self.sla_policy
         if policy is None:
-            return 0
+            return changes
         latest = self._latest_versions([case.case_id for case in kept])
-        events: list[Case.Event] = []
-        moved: list[UUID] = []
-        from_events: list[UUID] = []
         for case in kept:
             if case.clocks is None or latest.get(case.case_id) != case.version:
-                from_events.append(case.case_id)
+                changes.from_events.append(case.case_id)
                 continue
             steps = clock_steps(case.subject, case.clocks, policy, ctx.at)
             if steps:
                 status = case.subject.status
-                events += Case.clock_events(case.case_id, case.version, status, steps, ctx)
-                moved.append(case.case_id)
-        if events:
+                changes.events += Case.clock_events(case.case_id, case.version, status, steps, ctx)
+                changes.moved.append(case.case_id)
+        return changes
+
+    def save_clock_changes(self, changes: ClockChanges, ctx: Context) -> int:
+        """The second half of `apply_sla_policy_to_kept`: saves the events in one transaction,
+        and does from their events the cases that need it; returns how many cases changed."""
+        moved, from_events = list(changes.moved), list(changes.from_events)
+        if changes.events:
             try:
-                self.save(*events)
+                self._save_events(changes.events)
             except IntegrityError:
                 from_events += moved
                 moved = []
         if from_events:
-            moved += self.apply_sla_policy_to(from_events, ctx)
+            moved += list(self.apply_sla_policy_to(from_events, ctx))
         return len(moved)
+
+    def _save_events(self, events: list[Case.Event]) -> None:
+        """`save(*events)` for events made without their case, in one transaction; without its
+        check of each object against eventsourcing's protocols (a tenth of `sla apply`)."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        self._notify(self._record(processing))
 
     def _latest_versions(self, case_ids: list[UUID]) -> dict[UUID, int]:
         if self._loader is not None:

@@ -32,6 +32,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Final
 from zoneinfo import ZoneInfo
 
+from casemgmt.domain.timeline import Timeline
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -45,6 +47,11 @@ _SECOND: Final = 1_000_000  # microseconds
 # A calendar without a working day in ten years is misconfigured; stop instead of looping forever.
 _LONGEST_CLOSURE_DAYS: Final = 3660
 _CACHED_DAYS: Final = 50_000
+# The timeline (see `casemgmt.domain.timeline`) spans the days asked about, a month before and a
+# year after; beyond 30 years the arithmetic walks the days instead.
+_TIMELINE_BEFORE: Final = timedelta(days=31)
+_TIMELINE_AFTER: Final = timedelta(days=366)
+_TIMELINE_DAYS: Final = 30 * 366
 
 _DURATION: Final = re.compile(
     r"P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -166,6 +173,9 @@ class BusinessCalendar:
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
     _midnight_closing: bool = field(default=False, init=False, repr=False, compare=False)
+    _timeline: Timeline | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -193,11 +203,17 @@ class BusinessCalendar:
         if self.always_open:
             due = timedelta(microseconds=_micros(start), days=duration.days) + duration.time
             return (_EPOCH + due).astimezone(self.timezone)
-        day, at = self._first_day(start)
+        day: date | None = None
+        at = _micros(start)
         if duration.days:
-            day, at = self._add_days(day, at, duration.days)
-        at = self._add_time(day, at, duration.time // _MICROSECOND)
-        return (_EPOCH + timedelta(microseconds=at)).astimezone(self.timezone)
+            day, at = self._add_days(*self._first_day(start), duration.days)
+        amount = duration.time // _MICROSECOND
+        done = self._add_on_timeline(at, amount)
+        if done is None:
+            if day is None:
+                day, at = self._first_day(start)
+            done = self._add_time(day, at, amount)
+        return (_EPOCH + timedelta(microseconds=done)).astimezone(self.timezone)
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """The working time in [start, end); nothing when `end` is not after `start`."""
@@ -206,6 +222,9 @@ class BusinessCalendar:
             return timedelta(0)
         if self.always_open:
             return timedelta(microseconds=high - low)
+        timeline = self._timeline_over(low, high)
+        if timeline is not None:
+            return timedelta(microseconds=timeline.between(low, high))
         day, last = start.astimezone(self.timezone).date(), end.astimezone(self.timezone).date()
         total = 0
         while day <= last:
@@ -213,6 +232,36 @@ class BusinessCalendar:
                 total += max(0, min(b, high) - max(a, low))
             day += _ONE_DAY
         return timedelta(microseconds=total)
+
+    def _add_on_timeline(self, at: int, amount: int) -> int | None:
+        """`_add_time` by the timeline, grown a year at a time; None past its longest span."""
+        timeline = self._timeline_over(at, at)
+        while timeline is not None:
+            done = timeline.add(at, amount)
+            if done is not None:
+                return done
+            timeline = self._timeline_over(at, timeline.high + _TIMELINE_AFTER // _MICROSECOND)
+        return None
+
+    def _timeline_over(self, low: int, high: int) -> Timeline | None:
+        """A timeline covering the instants `low` and `high`, the one kept if it does; None when
+        that would span more than `_TIMELINE_DAYS`."""
+        timeline = self._timeline
+        if timeline is not None and timeline.covers(low) and timeline.covers(high):
+            return timeline
+        first = (_EPOCH + timedelta(microseconds=low)).astimezone(self.timezone).date()
+        last = (_EPOCH + timedelta(microseconds=high)).astimezone(self.timezone).date()
+        first, last = first - _TIMELINE_BEFORE, last + _TIMELINE_AFTER
+        if (
+            timeline is not None
+            and (max(last, timeline.last) - min(first, timeline.first)).days < _TIMELINE_DAYS
+        ):
+            first, last = min(first, timeline.first), max(last, timeline.last)
+        if (last - first).days >= _TIMELINE_DAYS:
+            return None
+        timeline = Timeline.build(first, last, self._intervals, lambda day: self._instant(day, 0))
+        object.__setattr__(self, "_timeline", timeline)
+        return timeline
 
     def _first_day(self, start: datetime) -> tuple[date, int]:
         at = _micros(start)
@@ -240,8 +289,13 @@ class BusinessCalendar:
 
     def _add_days(self, day: date, at: int, days: int) -> tuple[date, int]:
         day, elapsed = self._point_of_day(day, at)
-        for _ in range(days):
-            day = self._next_working_day(day)
+        timeline = self._timeline_over(at, at)
+        later = None if timeline is None else timeline.working_day_after(day, days)
+        if later is not None:
+            day = later
+        else:
+            for _ in range(days):
+                day = self._next_working_day(day)
         remaining = elapsed
         intervals = self._intervals(day)
         for a, b in intervals:

@@ -13,7 +13,7 @@ routing reads it (`casemgmt.domain.routing`), this module passes over it. (Over 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final
 from zoneinfo import ZoneInfo
@@ -63,6 +63,7 @@ _DOCUMENT_KEYS: Final = (
 )
 _CALENDAR_KEYS: Final = ("timezone", "holidays", "hours", "closed", "open", "always_open")
 _TARGET_KEYS: Final = (*CONDITIONS, "first_response", "resolution", "calendar")
+_CHOSEN_KEPT: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,11 @@ class SlaPolicy:
     # How long after its resolution a case the requester says nothing more about closes by
     # itself, in its unit's calendar (None: resolved cases stay resolved until someone closes them).
     auto_close_after: BusinessDuration | None = None
+    # The target chosen for each combination of conditions met (few: `sla apply` asks a million
+    # times).
+    _chosen: dict[tuple[str | None, ...], Target] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not 0 < self.warning_at < 1:
@@ -130,7 +136,13 @@ class SlaPolicy:
         self, channel: str, line: str | None, kind: str | None, priority: str, unit: str | None
     ) -> Target:
         """The first target whose conditions the case meets (the last one meets every case)."""
-        return next(t for t in self.targets if t.matches(channel, line, kind, priority, unit))
+        key = (channel, line, kind, priority, unit)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = next(t for t in self.targets if t.matches(*key))
+            if len(self._chosen) < _CHOSEN_KEPT:
+                self._chosen[key] = chosen
+        return chosen
 
     def calendar_for(self, target: Target, unit: str | None) -> tuple[str, BusinessCalendar]:
         """The calendar the target's clocks count in: its own, else the unit's, else the default."""

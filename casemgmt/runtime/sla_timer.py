@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final
 
 from casemgmt.domain import Actor, Context, Role
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from uuid import UUID
 
     from casemgmt.application import CareCentre
+    from casemgmt.application.care_centre import ClockChanges
     from casemgmt.domain.clock_keeping import KeptClocks
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.persistence.locks import ProjectionLock
@@ -137,29 +139,58 @@ def apply_policy_to_open_cases(
     short notice, a new target); each case that moved records why. Returns (cases, changed).
 
     Cases go a page at a time: their clocks as the case list keeps them, recomputed without
-    loading the cases and saved in one transaction (`CareCentre.apply_sla_policy_to_kept`; a case
-    the list is behind on is done from its events). A case that cannot be changed (it vanished,
-    it keeps losing races) is logged and passed over: one case must not stop the others.
+    loading the cases (`CareCentre.clock_changes_of`) and saved in one transaction
+    (`save_clock_changes`; a case the list is behind on is done from its events). A case that
+    cannot be changed (it vanished, it keeps losing races) is logged and passed over: one case
+    must not stop the others.
     `between` is called after each page (the timer records the alarms that fell due meanwhile).
     """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
-    for cases in kept_clocks(datastore, statuses=OPEN_STATUSES, page=page):
-        changed += _apply_to(care_centre, cases, ctx)
-        done += len(cases)
-        if progress is not None:
-            progress(done, max(total, done))
-        if between is not None:
-            between()
+    # One page is saved while the next is read and worked out: the save mostly waits on the
+    # database, which lets the interpreter work meanwhile.
+    with ThreadPoolExecutor(1, thread_name_prefix="sla-apply-save") as saver:
+        saving: Future[int] | None = None
+        for cases in kept_clocks(datastore, statuses=OPEN_STATUSES, page=page):
+            changes = _changes_of(care_centre, cases, ctx)
+            if saving is not None:
+                changed += saving.result()
+            saving = saver.submit(_save, care_centre, cases, changes, ctx)
+            done += len(cases)
+            if progress is not None:
+                progress(done, max(total, done))
+            if between is not None:
+                between()
+        if saving is not None:
+            changed += saving.result()
     return done, changed
 
 
-def _apply_to(care_centre: CareCentre, page: list[KeptClocks], ctx: Context) -> int:
-    """Applies the policy to a page of cases; returns how many changed."""
+def _changes_of(
+    care_centre: CareCentre, page: list[KeptClocks], ctx: Context
+) -> ClockChanges | None:
+    """The page's changes, worked out; None if that failed (its cases are then done one by one)."""
     try:
-        return care_centre.apply_sla_policy_to_kept(page, ctx)
+        return care_centre.clock_changes_of(page, ctx)
     except Exception:
         logger.warning("SLA policy: a page of %d cases failed; one by one", len(page))
+        return None
+
+
+def _save(
+    care_centre: CareCentre, page: list[KeptClocks], changes: ClockChanges | None, ctx: Context
+) -> int:
+    """Saves the page's changes; returns how many cases changed."""
+    if changes is not None:
+        try:
+            return care_centre.save_clock_changes(changes, ctx)
+        except Exception:
+            logger.warning("SLA policy: a page of %d cases failed; one by one", len(page))
+    return _one_by_one(care_centre, page, ctx)
+
+
+def _one_by_one(care_centre: CareCentre, page: list[KeptClocks], ctx: Context) -> int:
+    """Applies the policy to each case of a page from its events; returns how many changed."""
     changed = 0
     for case_id in (case.case_id for case in page):
         try:

@@ -325,3 +325,33 @@ def test_a_case_that_moves_on_between_the_check_and_the_save_is_done_from_its_ev
         "SlaDeadlineRecomputed",
         "SlaDeadlineRecomputed",
     ]
+
+
+@pytest.mark.parametrize("failing", ["clock_changes_of", "save_clock_changes"])
+def test_a_page_that_fails_is_done_case_by_case_and_the_other_pages_are_saved(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """One page is saved while the next is worked out: a page whose working out or saving fails
+    (a lost connection, say) is done case by case from the events, and nothing is lost."""
+    centre = setup.container.care_centre
+    ids = [open_case(centre, datetime.now(UTC), n) for n in range(7)]
+    caught_up(setup)
+    calls = {"n": 0}
+    real = getattr(centre, failing)
+
+    def second_page_fails(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("the database went away for a moment")
+        return real(*args)
+
+    monkeypatch.setattr(centre, failing, second_page_fails)
+    centre.sla_policy = changed_policy(tmp_path, next_working_day(centre.sla_policy))  # type: ignore[arg-type]
+    at = ctx(TIMER)
+
+    assert apply_policy_to_open_cases(centre, setup.container.datastore, at, page=3) == (7, 7)
+
+    assert calls["n"] == 3  # three pages
+    for case_id in ids:
+        clocks = recomputed_by(centre, case_id, at.correlation_id)
+        assert sorted(clocks) == ["first_response", "resolution"], case_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -438,3 +439,41 @@ def _open_by_the_wall_clock(calendar: BusinessCalendar, moment: datetime) -> boo
 @given(duration=durations)
 def test_a_duration_reads_back_from_its_text(duration: BusinessDuration) -> None:
     assert BusinessDuration.parse(str(duration)) == duration
+
+
+# The timeline (binary search over the working intervals of a span of days) against the walk ------
+
+
+def _walking(calendar: BusinessCalendar) -> BusinessCalendar:
+    """A copy of `calendar` that walks day by day, as it does outside its timeline's span."""
+    copy = dataclasses.replace(calendar)
+    object.__setattr__(copy, "_timeline_over", lambda low, high: None)
+    return copy
+
+
+WALKING = {name: _walking(calendar) for name, calendar in CALENDARS.items()}
+
+
+@pytest.mark.parametrize("name", CALENDARS)
+@PROPERTIES
+@given(start=instants, duration=durations, span=spans)
+def test_the_timeline_answers_as_the_walk_does(
+    name: str, start: datetime, duration: BusinessDuration, span: timedelta
+) -> None:
+    fresh = dataclasses.replace(CALENDARS[name])  # its timeline grows from this example's days
+    walking = WALKING[name]
+    assert fresh.add(start, duration) == walking.add(start, duration)
+    end = start + span
+    assert fresh.working_time_between(start, end) == walking.working_time_between(start, end)
+    assert CALENDARS[name].add(start, duration) == walking.add(start, duration)
+
+
+def test_a_deadline_beyond_the_timeline_grows_it_or_walks() -> None:
+    fresh = dataclasses.replace(OFFICE)
+    start = hcm(2026, 11, 27, 16)
+    year_of_hours = BusinessDuration(time=timedelta(hours=8 * 300))
+    assert fresh.add(start, year_of_hours) == _walking(OFFICE).add(start, year_of_hours)
+    decades_away = datetime(2070, 1, 5, 8, tzinfo=HCM)
+    assert fresh.working_time_between(start, decades_away) == _walking(OFFICE).working_time_between(
+        start, decades_away
+    )

@@ -1,0 +1,139 @@
+"""What the benches share: a scratch database of their own, casemgmt wired to it, and
+`casemgmt worker` in a process of its own (as in service, where the projections and the timer
+never share an interpreter with the commands they follow)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+from casemgmt.bootstrap import build
+from casemgmt.persistence.locks import lock_holders
+from casemgmt.persistence.migrations import migrate
+from casemgmt.runtime.sla_timer import SlaTimer
+from casemgmt.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from casemgmt.bootstrap import Container
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, migrated database named `{prefix}_{pid}` on the server, dropped at the end."""
+    name = f"{prefix}_{os.getpid()}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@contextmanager
+def scratch_container(
+    database_url: str,
+    redis_url: str,
+    *,
+    policy_path: Path | None = None,
+    pool_size: int | None = None,
+) -> Iterator[Container]:
+    """casemgmt wired to the database, with a Redis key prefix of its own (deleted at the end)."""
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_key_prefix=f"bench-{uuid.uuid4().hex[:8]}",
+        sla_policy_path=policy_path,
+    )
+    if pool_size is not None:
+        settings = dataclasses.replace(settings, pool_size=pool_size)
+    container = build(settings)
+    try:
+        yield container
+    finally:
+        prefix = container.work_queues.keys.prefix
+        for key in container.redis.scan_iter(match=f"{{{prefix}}}*"):
+            container.redis.unlink(key)
+        container.close()
+
+
+class WorkerProcess:
+    """`casemgmt worker [--only=…]` on the container's database and Redis prefix."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        only: Sequence[str] = (),
+        policy_path: Path | None = None,
+    ) -> None:
+        settings = container.settings
+        self.container = container
+        self.only = list(only)
+        self.log = Path(tempfile.mkstemp(prefix="casemgmt-bench-worker-", suffix=".log")[1])
+        env = {
+            **os.environ,
+            "CASEMGMT_DATABASE_URL": settings.database_url or "",
+            "CASEMGMT_REDIS_URL": settings.redis_url or "",
+            "CASEMGMT_REDIS_PREFIX": settings.redis_key_prefix,
+        }
+        if policy_path is not None:
+            env["CASEMGMT_SLA_POLICY"] = str(policy_path)
+        command = [sys.executable, "-m", "casemgmt.cli", "worker"]
+        command += [f"--only={name}" for name in self.only]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+
+    def wait_until_ready(self, timeout: float = 60.0, *, caught_up: bool = False) -> None:
+        """Until it holds its projections' locks (and the timer's, running them all) and has
+        recorded their positions; `caught_up`: and they are at the log's head."""
+        projections = self.container.projections
+        names = self.only or list(projections.names)
+        deadline = time.monotonic() + timeout
+        while not self._ready(names, caught_up=caught_up):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start; its log ends:\n{self.tail()}")
+            time.sleep(0.05)
+
+    def _ready(self, names: list[str], *, caught_up: bool) -> bool:
+        projections = self.container.projections
+        if not set(names) <= set(projections.holders()):
+            return False
+        if any(projections[name].position() is None for name in names):
+            return False
+        if not self.only and not lock_holders(self.container.datastore, [SlaTimer.lock_name]):
+            return False
+        return not caught_up or projections.caught_up(names=names)
+
+    def tail(self, characters: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-characters:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        with suppress(OSError):
+            self.log.unlink()
