@@ -27,7 +27,6 @@ from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
     ProcessingEvent,
-    project_aggregate,
 )
 from eventsourcing.persistence import IntegrityError
 
@@ -63,7 +62,7 @@ from casemgmt.domain.clock_keeping import clock_steps
 from casemgmt.domain.validation import require_aware, require_member
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from datetime import datetime
 
     from eventsourcing.domain import MutableOrImmutableAggregate
@@ -613,9 +612,9 @@ class CareCentre(Application[UUID]):
                 self._recent.remember(case_id, cast("list[Case.Event]", events))
             else:
                 events.insert(0, self.mapper.to_domain_event(snapshot))
-            case = project_aggregate(None, events)
+            case = _replayed(events)
             if case is not None:
-                cases.append(cast("Case", case))
+                cases.append(case)
         return cases
 
     def find_case(self, case_id: UUID) -> Case | None:
@@ -765,6 +764,15 @@ class CareCentre(Application[UUID]):
             detail = f"case {case_id} did not exist yet at {as_of.isoformat()}"
             raise CaseNotFound(case_id, detail)
         return version
+
+
+def _replayed(events: Iterable[Any]) -> Case | None:
+    """The case its events (a snapshot first, perhaps) make: eventsourcing's `project_aggregate`
+    without its check of each event against a runtime protocol, a tenth of a command's time."""
+    case = None
+    for event in events:
+        case = event.mutate(case)
+    return cast("Case | None", case)
 
 
 def _record_alarms(case: Case, policy: SlaPolicy, ctx: Context) -> int:
