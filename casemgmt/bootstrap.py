@@ -18,7 +18,6 @@ from eventsourcing.persistence import PersistenceError
 from casemgmt.application import CareCentre, Claims
 from casemgmt.application.erasure import RequesterErasure
 from casemgmt.application.sessions import CareSessions
-from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.embedded import EmbeddedServers, ensure_servers
 from casemgmt.persistence import sharing
 from casemgmt.persistence.accounts import Accounts, SignIns
@@ -28,7 +27,13 @@ from casemgmt.persistence.reads import ReadRecorder
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.references import SequenceReferences
 from casemgmt.persistence.shredding import ShreddingMapper
-from casemgmt.policy_file import PolicyFileError, load_policy, load_taxonomy, policy_fingerprint
+from casemgmt.policy_file import (
+    PolicyFileError,
+    load_policy,
+    load_routing,
+    load_taxonomy,
+    policy_fingerprint,
+)
 from casemgmt.queries import TakenCase, WorkQueues
 from casemgmt.runtime import Projections, build_projections
 from casemgmt.settings import Settings, SettingsError
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from casemgmt.application import ReferenceNumbers
+    from casemgmt.domain.routing import RoutingRules
     from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.domain.taxonomy import Taxonomy
     from casemgmt.persistence.datastore import Datastore
@@ -139,14 +145,14 @@ def build(
     in `settings`.
     """
     assert settings.redis_url is not None
-    routing = routing_rules(settings) if routing is None else routing
+    if taxonomy is None:
+        taxonomy = taxonomy_of(settings)
+    routing = routing_rules(settings, taxonomy) if routing is None else routing
     # A policy handed in (tests) is not the file's: its fingerprint is unknown, never applied.
     fingerprint = None
     if sla_policy is None:
         sla_policy = sla_policy_of(settings)
         fingerprint = policy_fingerprint(settings.sla_policy_path)
-    if taxonomy is None:
-        taxonomy = taxonomy_of(settings)
     care_centre = CareCentre(
         env=application_env(settings),
         sla_policy=sla_policy,
@@ -229,20 +235,15 @@ def taxonomy_of(settings: Settings) -> Taxonomy:
         raise SettingsError(str(error)) from None
 
 
-def routing_rules(settings: Settings) -> RoutingRules:
-    """The queues' routing rules: the policy file's `[queues]` section, or the built-in ones."""
-    path = settings.sla_policy_path
-    if path is None:
-        return DEFAULT_ROUTING
+def routing_rules(settings: Settings, taxonomy: Taxonomy | None = None) -> RoutingRules:
+    """The queues' routing rules: the policy file's `[queues]` section, or the built-in ones;
+    their kinds and units are `taxonomy`'s (None: the policy file's)."""
     try:
-        return RoutingRules.from_toml(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise SettingsError(
-            f"CASEMGMT_SLA_POLICY={path} cannot be read ({error.strerror}); "
-            "point it at a readable TOML file or unset it for the built-in policy"
-        ) from None
-    except RoutingError as error:
-        raise SettingsError(f"CASEMGMT_SLA_POLICY={path}: {error}") from None
+        if taxonomy is None:
+            taxonomy = load_taxonomy(settings.sla_policy_path)
+        return load_routing(settings.sla_policy_path, taxonomy)
+    except PolicyFileError as error:
+        raise SettingsError(str(error)) from None
 
 
 def application_env(settings: Settings) -> dict[str, str]:

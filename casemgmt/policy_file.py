@@ -3,7 +3,9 @@
 The domain (`casemgmt.domain.sla_policy`) checks the document and knows no country; this adapter
 reads the file named by `CASEMGMT_SLA_POLICY` (the built-in policy when unset) and gives the domain
 each country's holidays, computed a year at a time as deadlines reach into it. A file may hold
-only some sections (just `[queues]`, say); the sections it leaves out are the built-in ones.
+only some sections (just `[queues]`, say); the sections it leaves out are the built-in ones. The
+same file's `[taxonomy]` and `[queues]` are read here too (`load_taxonomy`, `load_routing`): the
+routing rules may name only the kinds and units of the taxonomy in force.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import functools
 import hashlib
 import tomllib
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import holidays
 
+from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
 from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML, PolicyError, SlaPolicy
 from casemgmt.domain.taxonomy import Taxonomy
 
@@ -60,16 +63,38 @@ def load_taxonomy(path: Path | None, *, setting: str = "CASEMGMT_SLA_POLICY") ->
     if path is None:
         return Taxonomy()
     where = f"{setting}={path}"
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PolicyFileError(_one_line(f"{where}: cannot be read ({error.strerror})")) from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PolicyFileError(_one_line(f"{where}: not valid TOML: {error}")) from None
+    document = _document(path, where)
     try:
         return Taxonomy.from_mapping(document.get("taxonomy"))
     except PolicyError as error:
         raise PolicyFileError(_one_line(f"{where}: {error}")) from None
+
+
+def load_routing(
+    path: Path | None, taxonomy: Taxonomy, *, setting: str = "CASEMGMT_SLA_POLICY"
+) -> RoutingRules:
+    """The work queues' routing rules the policy file's `[queues]` names (the built-in ones
+    without a file or section), their kinds and units checked against `taxonomy`: the one in
+    force (the same file's `[taxonomy]`, or the default one)."""
+    if path is None:
+        return DEFAULT_ROUTING
+    where = f"{setting}={path}"
+    section = _document(path, where).get("queues")
+    if section is None:
+        return DEFAULT_ROUTING
+    try:
+        return RoutingRules.from_mapping(section, taxonomy)
+    except RoutingError as error:
+        raise PolicyFileError(_one_line(f"{where}: {error}")) from None
+
+
+def _document(path: Path, where: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PolicyFileError(_one_line(f"{where}: cannot be read ({error.strerror})")) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise PolicyFileError(_one_line(f"{where}: not valid TOML: {error}")) from None
 
 
 def public_holidays(country: str) -> Callable[[date], bool]:

@@ -13,8 +13,12 @@ queue. (The order within a queue is the work queues' read model: `readmodels/wor
 
     [[queues.rules]]
     queue = "hcm-health"
-    unit = "hcm"
+    unit = "hcmc"
     line = "health"
+
+A rule's `kind` and `unit` name the taxonomy's kinds and units (`casemgmt.domain.taxonomy`: the
+policy file's `[taxonomy]`, or the default one), its `line` an `InsuranceLine`; any other value is
+refused, naming the rule, the field and the valid values.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from casemgmt.domain.lifecycle import Status
-from casemgmt.domain.requests import InquiryKind, InsuranceLine
+from casemgmt.domain.requests import InsuranceLine
+from casemgmt.domain.taxonomy import Taxonomy
+from casemgmt.domain.validation import InvalidCommand
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
     from casemgmt.domain.case import Case
 
@@ -133,25 +139,32 @@ class RoutingRules:
         return list(dict.fromkeys([*(rule.queue for rule in self.rules), self.default_queue]))
 
     @classmethod
-    def from_toml(cls, text: str) -> RoutingRules:
-        """The rules of a TOML document's `[queues]` section (the built-in ones when absent)."""
+    def from_toml(cls, text: str, taxonomy: Taxonomy | None = None) -> RoutingRules:
+        """The rules of a TOML document's `[queues]` section (the built-in ones when absent),
+        their kinds and units checked against `taxonomy` (None: the default one)."""
         try:
             document = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise RoutingError(f"queues: not valid TOML: {error}") from None
         section = document.get("queues")
-        return DEFAULT_ROUTING if section is None else cls.from_mapping(section)
+        return DEFAULT_ROUTING if section is None else cls.from_mapping(section, taxonomy)
 
     @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> RoutingRules:
-        """Rules from `{"default": "general", "rules": [{"queue": …, "unit": …}, …]}`."""
+    def from_mapping(
+        cls, section: Mapping[str, Any], taxonomy: Taxonomy | None = None
+    ) -> RoutingRules:
+        """Rules from `{"default": "general", "rules": [{"queue": …, "unit": …}, …]}`, their
+        kinds and units checked against `taxonomy` (None: the default one)."""
+        if not isinstance(section, dict):
+            raise RoutingError("queues: must be a table ([queues])")
         default = section.get("default", "general")
         if not isinstance(default, str) or not default.strip():
             raise RoutingError("queues.default: must name a queue")
         rules = section.get("rules", [])
         if not isinstance(rules, list):
             raise RoutingError("queues.rules: must be a list of tables")
-        return cls(tuple(_rule(n, rule) for n, rule in enumerate(rules, 1)), default)
+        taxonomy = Taxonomy() if taxonomy is None else taxonomy
+        return cls(tuple(_rule(n, rule, taxonomy) for n, rule in enumerate(rules, 1)), default)
 
 
 DEFAULT_ROUTING: Final = RoutingRules(
@@ -169,7 +182,7 @@ def _allows(allowed: frozenset[str] | None, value: str | None) -> bool:
     return allowed is None or value in allowed
 
 
-def _rule(number: int, rule: Any) -> RoutingRule:
+def _rule(number: int, rule: Any, taxonomy: Taxonomy) -> RoutingRule:
     where = f"queues.rules[{number}]"
     if not isinstance(rule, dict):
         raise RoutingError(f"{where}: must be a table")
@@ -181,24 +194,30 @@ def _rule(number: int, rule: Any) -> RoutingRule:
         raise RoutingError(f"{where}.queue: must name a queue")
     return RoutingRule(
         queue=queue,
-        units=_condition(where, "unit", rule.get("unit"), None),
-        lines=_condition(where, "line", rule.get("line"), (m.value for m in InsuranceLine)),
-        kinds=_condition(where, "kind", rule.get("kind"), (m.value for m in InquiryKind)),
+        units=_condition(f"{where}.unit", rule.get("unit"), taxonomy.check_unit),
+        lines=_condition(f"{where}.line", rule.get("line"), _check_line),
+        kinds=_condition(f"{where}.kind", rule.get("kind"), taxonomy.check_kind),
     )
 
 
 def _condition(
-    where: str, field: str, value: Any, accepted: Iterable[str] | None
+    field: str, value: Any, check: Callable[[str, str], object]
 ) -> frozenset[str] | None:
+    """The values a condition allows; `check` refuses one that cannot be (`InvalidCommand`)."""
     if value is None:
         return None
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        raise RoutingError(f"{where}.{field}: must be a string or a list of strings")
-    if accepted is not None:
-        known = set(accepted)
-        for item in values:
-            if item not in known:
-                listed = ", ".join(sorted(known))
-                raise RoutingError(f"{where}.{field}: {item!r} is not one of: {listed}")
+        raise RoutingError(f"{field}: must be a string or a list of strings")
+    for item in values:
+        try:
+            check(field, item)
+        except InvalidCommand as error:
+            raise RoutingError(str(error)) from None
     return frozenset(values)
+
+
+def _check_line(field: str, line: str) -> None:
+    lines = [member.value for member in InsuranceLine]
+    if line not in lines:
+        raise InvalidCommand(field, f"{line!r} is not one of: {', '.join(lines)}")

@@ -3,7 +3,9 @@
 A batch is one MULTI/EXEC that sets each changed case's state, moves it between queues and stores
 the position, under WATCH of the position (and of the live generation): if either moved since this
 writer read them, EXEC does nothing and the batch is refused. Every update sets absolute values
-(HSET, ZADD, ZREM, SET), so applying a batch twice leaves what applying it once left.
+(HSET, ZADD, ZREM, SET), so applying a batch twice leaves what applying it once left. A case a
+claim holds (taken off its queue, not yet assigned) is not put back in line by its new events:
+the claim's end or the hold's expiry returns it.
 
 If Redis comes back empty its position is gone: the worker notices (its next write is refused, or
 its once-a-second check finds no position) and replays the log into an empty generation.
@@ -23,6 +25,7 @@ from casemgmt.projections.summaries import evolve
 from casemgmt.readmodels.case_summary import CaseSummary
 from casemgmt.readmodels.work_queue_layout import (
     DEFAULT_KEY_PREFIX,
+    PLACE_SCRIPT,
     RELEASE_EXPIRED_SCRIPT,
     GenerationKeys,
     QueueKeys,
@@ -61,6 +64,7 @@ class WorkQueueProjection(Projection):
         self.routing = routing
         self.clock = clock
         self.keys = QueueKeys(key_prefix)
+        self._place = redis_client.register_script(PLACE_SCRIPT)
 
     @property
     def lock_name(self) -> str:
@@ -171,8 +175,13 @@ class WorkQueueProjection(Projection):
                 if old is not None:
                     pipe.zrem(target.held, old.member)
                 continue
-            pipe.zadd(target.queue(new.queue), {new.member: new.score})
-            pipe.zadd(target.ages(new.queue), {new.member: new.age})
+            # In line again unless a claim holds it: a note or an SLA alarm recorded while a
+            # claim is assigning it must not let another claim take it (PLACE_SCRIPT).
+            self._place(
+                keys=[target.queue(new.queue), target.ages(new.queue), target.held],
+                args=[new.member, int(new.score), new.age],
+                client=pipe,
+            )
             pipe.sadd(target.queues, new.queue)
 
     # -- generations --------------------------------------------------------------------------

@@ -15,6 +15,11 @@ generation beside the live one and swap them in one step.
     {casemgmt}:wq:<n>:q:<queue>       sorted set: waiting cases in working order
     {casemgmt}:wq:<n>:age:<queue>     sorted set: the same cases by moment of receipt
     {casemgmt}:wq:<n>:held            sorted set: cases taken by a claim in flight, by hold expiry
+
+A case in `held` stays out of its queue while the hold runs, whatever events it records meanwhile
+(a note, an SLA alarm): the projection puts a waiting case in line only when no claim holds it
+(`PLACE_SCRIPT`, checked when the batch's MULTI/EXEC runs), and the claim's end (put back, let
+go) or the hold's expiry returns it as its state then says.
 """
 
 from __future__ import annotations
@@ -112,6 +117,14 @@ local function requeue(cases, held, base, member)
   redis.call('ZADD', base .. 'age:' .. state.waiting, state.age, member)
   return 1
 end
+"""
+# KEYS: queue, its ages, held; ARGV: member, score, age (ms). Puts a waiting case in line, unless
+# a claim holds it: the claim's end or the hold's expiry puts it back (`requeue`), not the writer.
+PLACE_SCRIPT: Final = """
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
 """
 # KEYS: queue, its ages, held; ARGV: hold expiry (ms). Returns the member taken, or nil.
 CLAIM_SCRIPT: Final = """

@@ -14,6 +14,7 @@ from casemgmt.domain import Role
 from casemgmt.domain.taxonomy import DEFAULT_KINDS, PROVINCIAL_UNITS
 from casemgmt.settings import SettingsError
 from tests.e2e.conftest import Caller, inquiry, new_token
+from tests.support.projections import fresh_setup
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -100,3 +101,77 @@ def test_a_taxonomy_that_names_nothing_stops_start_up(
     policy.write_text("[taxonomy]\nkinds = []\n", encoding="utf-8")
     with pytest.raises(SettingsError, match=r"taxonomy\.kinds: must name at least one"):
         build(dataclasses.replace(app_settings, sla_policy_path=policy))
+
+
+# A kind of the centre's own, with a queue of its own; "complaint" keeps the built-in SLA targets.
+ROUTED = """
+[taxonomy]
+kinds = ["pension-transfer", "procedure", "complaint"]
+units = ["hanoi", "mobile-team-1"]
+
+[queues]
+default = "front-desk"
+
+[[queues.rules]]
+queue = "pension-transfers"
+kind = "pension-transfer"
+
+[[queues.rules]]
+queue = "mobile"
+unit = "mobile-team-1"
+"""
+
+
+def test_a_case_of_a_kind_the_centre_added_waits_in_the_queue_its_rule_names_and_is_claimed(
+    servers: Settings, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(ROUTED, encoding="utf-8")
+    # A database and Redis key prefix of the test's own: its projections route by this file.
+    with fresh_setup(dataclasses.replace(servers, sla_policy_path=policy)) as setup:
+        container = setup.container
+        client = create_app(container.settings, container).test_client()
+        intake, supervisor, agent = (
+            Caller(client, new_token(container, role, name), name)
+            for role, name in ((Role.INTAKE, "mail"), (Role.SUPERVISOR, "mai"), (Role.AGENT, "lan"))
+        )
+        kind = {"line": "social", "kind": "pension-transfer"}
+        opened = intake.post("/api/v1/cases", inquiry(unit="hanoi", category=kind))
+        assert opened.status_code == 201, opened.get_json()
+        case_id = opened.get_json()["id"]
+        triage = {"category": kind, "priority": "normal"}
+        assert supervisor.act(case_id, "triage", triage).status_code == 200
+        other = intake.post("/api/v1/cases", inquiry(unit="hanoi")).get_json()["id"]
+        procedure = {"category": {"line": "social", "kind": "procedure"}, "priority": "normal"}
+        assert supervisor.act(other, "triage", procedure).status_code == 200
+
+        with setup.projections.worker(["work_queues"]):
+            assert setup.projections.wait_until_caught_up(names=["work_queues"], timeout=30)
+            names = [queue["name"] for queue in agent.get("/api/v1/queues").get_json()]
+            waiting = agent.get("/api/v1/queues/pension-transfers").get_json()
+            claimed = agent.post("/api/v1/queues/pension-transfers/claim")
+            assert setup.projections.wait_until_caught_up(names=["work_queues"], timeout=30)
+            after = agent.get("/api/v1/queues/pension-transfers").get_json()
+            front_desk = agent.get("/api/v1/queues/front-desk").get_json()
+
+        assert names[:3] == ["pension-transfers", "mobile", "front-desk"]
+        assert [item["id"] for item in waiting["items"]] == [case_id]
+        assert waiting["items"][0]["category"] == kind
+        assert claimed.status_code == 200, claimed.get_json()
+        assert (claimed.get_json()["id"], claimed.get_json()["assignee"]) == (case_id, agent.name)
+        assert claimed.get_json()["queue"] == "pension-transfers"
+        assert after["size"] == 0
+        assert [item["id"] for item in front_desk["items"]] == [other]
+
+
+def test_a_routing_rule_naming_a_kind_outside_the_taxonomy_stops_start_up_in_one_line(
+    app_settings: Settings, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(ROUTED.replace('kind = "pension-transfer"', 'kind = "pension"'))
+    with pytest.raises(SettingsError) as refused:
+        build(dataclasses.replace(app_settings, sla_policy_path=policy))
+    assert str(refused.value) == (
+        f"CASEMGMT_SLA_POLICY={policy}: queues.rules[1].kind: 'pension' is not one of: "
+        "pension-transfer, procedure, complaint"
+    )

@@ -33,7 +33,7 @@ from tests.support.projections import Setup, agent_context, fresh_setup
 from tests.support.workload import CaseTraffic
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from uuid import UUID
 
     from eventsourcing.utils import EnvType
@@ -255,10 +255,9 @@ def test_atomic_pop_claimers_taking_at_once_never_take_the_same_case(
 
 
 def test_a_claim_whose_claimer_died_returns_to_the_queue(setup: Setup) -> None:
-    # Without the SLA timer: this case's deadlines passed days ago, and a warning recorded after
-    # the take would itself put the case back in its queue (see the notes of issue #12).
-    names = [name for name in setup.projections.runner_names if name != "sla_timer"]
-    with setup.projections.worker(names):
+    # The SLA timer runs too: the alarms of this long-overdue case, recorded while the claim holds
+    # it, leave it out of line until the hold expires.
+    with setup.projections.worker():
         case = triaged(setup, Priority.NORMAL, 0)
         assert waiting(setup) == [case]
         # What claim_next does before it assigns; the claimer then dies.
@@ -269,6 +268,48 @@ def test_a_claim_whose_claimer_died_returns_to_the_queue(setup: Setup) -> None:
         assert release_expired_claims(setup.container.redis, setup.queues.keys, hold_expired) == 1
 
         assert waiting(setup) == [case]
+
+
+def note_on(setup: Setup, case: UUID) -> None:
+    setup.container.care_centre.act(case, Action.NOTE, at(5), text="Đã gọi lại, chờ hồ sơ")
+
+
+def alarms_from_the_sla_timer(setup: Setup, case: UUID) -> None:
+    """Runs the SLA timer until it has recorded the case's four long-overdue alarms."""
+    with setup.projections.worker(["sla_timer"], lock_retry_seconds=0.1):
+        deadline = time.monotonic() + 15
+        while len(alarms_of(setup, case)) < 4:
+            assert time.monotonic() < deadline, "the SLA timer recorded no alarms"
+            time.sleep(0.05)
+
+
+def alarms_of(setup: Setup, case: UUID) -> list[object]:
+    history = setup.container.care_centre.history(case)
+    return [e for e in history if type(e).__name__ in ("SlaWarning", "SlaBreached")]
+
+
+@pytest.mark.parametrize("new_event", [note_on, alarms_from_the_sla_timer])
+def test_claim_hold_a_case_taken_by_a_claim_stays_out_of_its_queue_until_the_hold_expires(
+    setup: Setup, new_event: Callable[[Setup, UUID], None]
+) -> None:
+    names = [name for name in setup.projections.runner_names if name != "sla_timer"]
+    with setup.projections.worker(names):
+        case = triaged(setup, Priority.NORMAL, 0)
+        assert waiting(setup) == [case]
+        # What claim_next does before it assigns; the claimer is slow (or dies) and meanwhile
+        # the case records another event that leaves it waiting for an agent.
+        taken = setup.queues.take_next("social")
+        assert taken is not None and taken.case_id == case
+        new_event(setup, case)
+
+        assert waiting(setup) == [], "a new event put a case under a claim hold back in line"
+        assert setup.claims.claim_next("social", agent_context("binh.le")) is None
+        hold_expired = datetime.now(UTC) + CLAIM_HOLD + timedelta(seconds=1)
+        assert release_expired_claims(setup.container.redis, setup.queues.keys, hold_expired) == 1
+        assert waiting(setup) == [case]
+        claimed = setup.claims.claim_next("social", agent_context("binh.le"))
+        assert claimed is not None and claimed.id == case
+        assert waiting(setup) == []
 
 
 def test_fifty_agents_claiming_at_once_never_share_a_case(

@@ -131,6 +131,22 @@ MUTATIONS: tuple[Mutation, ...] = (
         ),
     ),
     Mutation(
+        name="claim-hold",
+        breaks="the work queues projection puts a case back in line on its next event while a "
+        "claim still holds it",
+        replacements=(
+            Replacement(
+                "casemgmt/readmodels/work_queue_layout.py",
+                "if redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end\n",
+                "",
+            ),
+        ),
+        guards=(
+            "tests/integration/test_queue_claims.py::"
+            "test_claim_hold_a_case_taken_by_a_claim_stays_out_of_its_queue_until_the_hold_expires",
+        ),
+    ),
+    Mutation(
         name="claim-version-guard",
         breaks="a claim assigns the case without expected_version",
         replacements=(

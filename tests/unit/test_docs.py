@@ -10,7 +10,7 @@ from pathlib import Path
 
 from casemgmt.application import OPERATIONS, roles_that_may
 from casemgmt.domain import Action
-from casemgmt.policy_file import load_policy
+from casemgmt.policy_file import load_policy, load_routing, load_taxonomy
 
 ROOT = Path(__file__).resolve().parents[2]
 API_GUIDE = ROOT / "docs" / "api.md"
@@ -97,3 +97,19 @@ def test_the_policy_example_in_the_sla_guide_is_a_valid_policy(tmp_path: Path) -
 
     assert policy.version == "vn-2026.1"
     assert [str(target.first_response) for target in policy.targets] == ["PT2H", "PT8H"]
+
+
+def test_the_queues_example_in_the_sla_guide_routes_the_kinds_of_its_taxonomy_example(
+    tmp_path: Path,
+) -> None:
+    guide = (ROOT / "docs" / "sla.md").read_text(encoding="utf-8")
+    blocks = guide.split("```toml\n")[1:]
+    (taxonomy,) = [b.split("```", 1)[0] for b in blocks if b.startswith("[taxonomy]")]
+    (queues,) = [b.split("```", 1)[0] for b in blocks if b.startswith("[queues]")]
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(taxonomy + queues, encoding="utf-8")
+
+    routing = load_routing(policy_file, load_taxonomy(policy_file))
+
+    assert routing.queue_names == ["pension-transfers", "mobile", "general"]
+    assert [sorted(rule.kinds or ()) for rule in routing.rules] == [["pension_estimate"], []]

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingError, RoutingRules
+from casemgmt.domain.taxonomy import DEFAULT_KINDS, PROVINCIAL_UNITS, Taxonomy
 from casemgmt.readmodels.work_queue_layout import (
     case_id_of,
     due_at,
@@ -42,7 +43,7 @@ RULES = RoutingRules.from_toml(
 
     [[queues.rules]]
     queue = "hcm-health"
-    unit = "hcm"
+    unit = "hcmc"
     line = "health"
 
     [[queues.rules]]
@@ -59,13 +60,13 @@ RULES = RoutingRules.from_toml(
 @pytest.mark.parametrize(
     ("unit", "line", "kind", "queue"),
     [
-        ("hcm", "health", "procedure", "hcm-health"),
-        ("hcm", "health", "complaint", "hcm-health"),  # the first rule that matches wins
+        ("hcmc", "health", "procedure", "hcm-health"),
+        ("hcmc", "health", "complaint", "hcm-health"),  # the first rule that matches wins
         ("hanoi", "health", "complaint", "complaints"),
         ("hanoi", "social", "suggestion", "complaints"),
         ("hanoi", "health", "procedure", "health"),
         (None, "health", None, "health"),
-        ("hcm", "social", "procedure", "front-desk"),
+        ("hcmc", "social", "procedure", "front-desk"),
         (None, None, None, "front-desk"),
     ],
 )
@@ -118,6 +119,71 @@ def test_rules_can_come_from_a_plain_mapping() -> None:
 def test_unusable_rules_are_refused_naming_the_rule_and_field(document: str, message: str) -> None:
     with pytest.raises(RoutingError, match=re.escape(message)):
         RoutingRules.from_toml(document)
+
+
+CENTRE_OWN = Taxonomy(
+    kinds=("pension-transfer", "card_reissue", "complaint"), units=("hanoi", "mobile-team-1")
+)
+
+
+def test_a_rule_may_route_the_kinds_and_units_of_the_taxonomy_in_force() -> None:
+    rules = RoutingRules.from_mapping(
+        {
+            "rules": [
+                {"queue": "pensions", "kind": "pension-transfer"},
+                {"queue": "mobile", "unit": ["mobile-team-1"], "line": "health"},
+            ]
+        },
+        CENTRE_OWN,
+    )
+    assert rules.route(Waiting(category_kind="pension-transfer")) == "pensions"
+    assert rules.route(Waiting(unit="mobile-team-1", category_line="health")) == "mobile"
+    assert rules.route(Waiting(unit="mobile-team-1", category_kind="complaint")) == "general"
+
+
+@pytest.mark.parametrize(
+    ("rule", "key", "refused", "valid"),
+    [
+        ({"kind": "procedure"}, "kind", "procedure", CENTRE_OWN.kinds),  # a default kind it dropped
+        ({"kind": ["complaint", "gossip"]}, "kind", "gossip", CENTRE_OWN.kinds),
+        ({"unit": "hcmc"}, "unit", "hcmc", CENTRE_OWN.units),  # a default unit it dropped
+    ],
+)
+def test_a_rule_naming_a_kind_or_unit_outside_the_taxonomy_is_refused_listing_the_valid_ones(
+    rule: dict[str, object], key: str, refused: str, valid: tuple[str, ...]
+) -> None:
+    with pytest.raises(RoutingError) as raised:
+        RoutingRules.from_mapping({"rules": [{"queue": "a"}, {"queue": "b", **rule}]}, CENTRE_OWN)
+    assert str(raised.value) == (
+        f"queues.rules[2].{key}: {refused!r} is not one of: {', '.join(valid)}"
+    )
+
+
+def test_without_a_taxonomy_rules_are_checked_against_the_default_one() -> None:
+    with pytest.raises(RoutingError) as kind:
+        RoutingRules.from_mapping({"rules": [{"queue": "q", "kind": "pension-transfer"}]})
+    with pytest.raises(RoutingError) as unit:
+        RoutingRules.from_mapping({"rules": [{"queue": "q", "unit": "atlantis"}]})
+    assert str(kind.value) == (
+        f"queues.rules[1].kind: 'pension-transfer' is not one of: {', '.join(DEFAULT_KINDS)}"
+    )
+    assert str(unit.value).startswith("queues.rules[1].unit: 'atlantis' is not one of: central,")
+    assert all(name in str(unit.value) for name in PROVINCIAL_UNITS)
+    assert "\n" not in str(unit.value)
+
+
+def test_a_rules_line_is_still_an_insurance_line_whatever_the_taxonomy() -> None:
+    with pytest.raises(RoutingError) as raised:
+        RoutingRules.from_mapping({"rules": [{"queue": "q", "line": "pension"}]}, CENTRE_OWN)
+    assert str(raised.value) == (
+        "queues.rules[1].line: 'pension' is not one of: social, unemployment, health"
+    )
+
+
+def test_the_built_in_rules_still_route_under_a_taxonomy_without_their_kinds() -> None:
+    taxonomy = Taxonomy(kinds=("pension-transfer",))
+    assert RoutingRules.from_toml("[taxonomy]\nkinds = ['x']", taxonomy) is DEFAULT_ROUTING
+    assert DEFAULT_ROUTING.route(Waiting(category_kind="pension-transfer")) == "social"
 
 
 @pytest.mark.parametrize(

@@ -54,3 +54,55 @@ def test_a_routing_rule_with_an_unknown_field_is_refused_naming_it(tmp_path: Pat
     policy.write_text('[queues]\nrules = [{ queue = "x", province = "hue" }]\n')
     with pytest.raises(SettingsError, match=r"queues.rules\[1\]: unknown field\(s\) province"):
         routing_rules(Settings(sla_policy_path=policy))
+
+
+OWN_TAXONOMY = """
+[taxonomy]
+kinds = ["pension-transfer", "complaint"]
+units = ["hanoi", "mobile-team-1"]
+
+[[queues.rules]]
+queue = "pensions"
+kind = "pension-transfer"
+unit = "mobile-team-1"
+"""
+
+
+def test_routing_rules_may_name_the_kinds_and_units_of_the_same_files_taxonomy(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(OWN_TAXONOMY)
+    rules = routing_rules(Settings(sla_policy_path=policy))
+    (rule,) = rules.rules
+    assert (rule.queue, rule.kinds, rule.units) == (
+        "pensions",
+        frozenset({"pension-transfer"}),
+        frozenset({"mobile-team-1"}),
+    )
+
+
+def test_a_routing_rule_naming_a_kind_the_files_taxonomy_lacks_stops_start_up_in_one_line(
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(OWN_TAXONOMY + '\n[[queues.rules]]\nqueue = "x"\nkind = "procedure"\n')
+    with pytest.raises(SettingsError) as refused:
+        routing_rules(Settings(sla_policy_path=policy))
+    assert str(refused.value) == (
+        f"CASEMGMT_SLA_POLICY={policy}: queues.rules[2].kind: 'procedure' is not one of: "
+        "pension-transfer, complaint"
+    )
+
+
+def test_without_a_taxonomy_section_routing_rules_name_the_default_units(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[[queues.rules]]\nqueue = "mobile"\nunit = "mobile-team-1"\n')
+    with pytest.raises(SettingsError) as refused:
+        routing_rules(Settings(sla_policy_path=policy))
+    message = str(refused.value)
+    assert message.startswith(
+        f"CASEMGMT_SLA_POLICY={policy}: queues.rules[1].unit: 'mobile-team-1' is not one of: "
+        "central, angiang,"
+    )
+    assert "\n" not in message
