@@ -187,6 +187,7 @@ def build(
             routing=routing,
             key_prefix=key_prefix,
             policy_fingerprint=fingerprint,
+            care_sessions=care_sessions,
         ),
         work_queues=work_queues,
         routing=routing,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from casemgmt.api.active_care_views import ActiveCareView
+
 
 def _rate(description: str) -> fields.Float:
     return fields.Float(allow_none=True, metadata={"description": f"{description}; 0 to 1"})
@@ -101,3 +103,4 @@ class AnalysisView(Schema):
     subject_terms = fields.List(fields.Nested(CategoryTermsView))
     breaches = fields.Nested(BreachesView)
     satisfaction_by_resolution_time = fields.List(fields.Nested(SatisfactionBandView))
+    active_care = fields.Nested(ActiveCareView)

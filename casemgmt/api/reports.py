@@ -2,7 +2,9 @@
 auditors and admins. Served from the reports' read tables (a projection), never by reading events.
 
 `GET /summary` answers JSON, or CSV when the request's `Accept` prefers `text/csv`: one line for
-the total and one per group, the figures flattened (`first_response_p50_seconds`, …).
+the total and one per group, the figures flattened (`first_response_p50_seconds`, …), then the
+active-care totals (`active_care_scheduled`, …) on the total line only: sessions are not cases,
+so no group of cases has figures of its own there (their breakdowns are in the JSON).
 `GET /analysis` answers the improvement analysis (`casemgmt.queries.analysis`) as JSON; its
 answer's schemas are in `casemgmt.api.analysis_views`.
 """
@@ -19,6 +21,7 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validates_schema
 
+from casemgmt.api.active_care_views import ActiveCareView
 from casemgmt.api.analysis_views import AnalysisView
 from casemgmt.api.auth import requires
 from casemgmt.api.context import current_container
@@ -31,6 +34,8 @@ from casemgmt.queries.reports import GroupBy, Period, summary
 blp = Blueprint("reports", __name__, url_prefix="/api/v1/reports", description="Reports")
 
 CSV: Final = "text/csv"
+# The active-care figures the CSV carries on its total line, in this order.
+ACTIVE_CARE_FIGURES: Final = ("scheduled", "held", "attendance", "questions_raised")
 
 
 class PeriodQuerySchema(Schema):
@@ -113,6 +118,7 @@ class SummaryView(Schema):
     group_by = fields.List(fields.String())
     total = fields.Nested(FiguresView)
     groups = fields.List(fields.Nested(GroupView))
+    active_care = fields.Nested(ActiveCareView)
 
 
 @blp.route("/summary")
@@ -128,7 +134,10 @@ class Summary(MethodView):
         `resolved` and `open`, which say how they stood at `to`. Times are working seconds of
         the SLA clocks that stopped (p50, p90); compliance is met / (met + breached); rates are
         shares of the cases received; satisfaction counts the latest rating of each case.
-        With `Accept: text/csv`, the same figures as CSV: a `total` line, then a line per group.
+        `active_care` counts the conferences and Q&A sessions scheduled in `[from, to)`: held,
+        attendance and questions raised, by kind, unit and insurance line (not by `group_by`).
+        With `Accept: text/csv`, the same figures as CSV: a `total` line, then a line per group;
+        the active-care totals are the last columns of the total line.
         """
         period = Period(query["start"], query["end"], query["tz"])
         report = summary(current_container().datastore, period, query["group_by"])
@@ -150,7 +159,9 @@ class Analysis(MethodView):
         open status by category and unit (the unit's calendar), transfer loops (A → B → A),
         reopens, repeat contacts (the same requester and category within 30 days: failure
         demand), the subject terms most cases of a category share, breaches by unit and
-        category, and satisfaction by working time to resolution. Rates are 0 to 1, null when
+        category, and satisfaction by working time to resolution; and active care: the
+        conferences and Q&A sessions scheduled in the period, held, their attendance and the
+        questions raised there, by kind, unit and insurance line. Rates are 0 to 1, null when
         there is nothing to count; times are working seconds.
         """
         container = current_container()
@@ -177,15 +188,23 @@ def csv_columns() -> list[str]:
     return ["received", "resolved", "open", *clocks, *rates, *satisfaction]
 
 
+def active_care_columns() -> list[str]:
+    """The active-care columns of the CSV, after the figures; filled on the total line only."""
+    return [f"active_care_{figure}" for figure in ACTIVE_CARE_FIGURES]
+
+
 def as_csv(report: dict[str, Any]) -> str:
     """The report as CSV: a `total` line, then a `group` line per group; empty cells for null."""
     keys = list(report["group_by"])
+    sessions = [_cell(report["active_care"][figure]) for figure in ACTIVE_CARE_FIGURES]
+    no_sessions = [""] * len(sessions)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["row", *keys, *csv_columns()])
-    writer.writerow(["total", *([""] * len(keys)), *_flat(report["total"])])
+    writer.writerow(["row", *keys, *csv_columns(), *active_care_columns()])
+    writer.writerow(["total", *([""] * len(keys)), *_flat(report["total"]), *sessions])
     for group in report["groups"]:
-        writer.writerow(["group", *(_cell(group["key"][k]) for k in keys), *_flat(group)])
+        key = [_cell(group["key"][k]) for k in keys]
+        writer.writerow(["group", *key, *_flat(group), *no_sessions])
     return out.getvalue()
 
 

@@ -4,7 +4,7 @@ A Python process runs Python code in one thread at a time: a writer that ran the
 threads of its own would wait for them and they for it, on one core of the machine. Here each
 projection gets a child process that follows the log as `casemgmt worker --only NAME` does while
 this process writes, so the write and the projections share the cores; once the write ends,
-`wait_until_caught_up` waits for every projection to reach the log's head.
+`wait_until_caught_up` waits for every projection to reach the head of the log it follows.
 
 The children take part in the election like any worker: where a server or a worker already runs a
 projection, its child stands by, and the wait is for that process to catch up. A child is told
@@ -80,14 +80,14 @@ class ProjectionProcesses:
     def wait_until_caught_up(
         self, projections: Projections, progress: Progress | None = None
     ) -> None:
-        """Waits until every projection has written the log's head as it is now; raises
+        """Waits until every projection has written the head of its log as it is now; raises
         ProjectionProcessFailed when a child ends first. `progress(done, total)` counts the
         notifications written, over all the projections."""
-        head = projections.log.head()
-        total = head * len(self.names)
+        heads = projections.heads(self.names)
+        total = sum(heads.values())
         while True:
             at = projections.positions(self.names)
-            done = sum(min(head, position or 0) for position in at.values())
+            done = sum(min(heads[name], position or 0) for name, position in at.items())
             if progress is not None:
                 progress(done, total)
             if done >= total:

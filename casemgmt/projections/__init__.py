@@ -3,6 +3,9 @@
 * `case_list`: one row per case in PostgreSQL (`case_summaries`), for lists, filters and search;
 * `work_queues`: waiting cases in Redis sorted sets, for overviews and claim-next;
 * `audit_log`: one row per event in PostgreSQL (`audit_events`), the action log for audit;
+* `reports`: one row per case for the summary (`report_cases`) and the analysis tables;
+* `active_care`: one row per conference or Q&A session (`report_sessions`), following the
+  sessions' own log rather than the cases';
 * `summaries`: how each event changes a case's summary, shared by the case list and the queues;
 * `tables`: what the projections into PostgreSQL share (position and rows in one transaction);
 * `base`: what every projection has (a name, a position, batch writes, a rebuild).

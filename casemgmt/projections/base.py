@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
+
+from typing_extensions import TypeVar
+
+from casemgmt.domain import Case
 
 if TYPE_CHECKING:
     from casemgmt.runtime.log import Batch, EventLog
 
 # Called after each batch of a rebuild with (events done, events in total so far).
 Progress = Callable[[int, int], None]
+# The events of the log a projection follows: the care centre's case events unless said otherwise.
+EventT = TypeVar("EventT", default=Case.Event)
 
 
 class PositionMoved(Exception):  # noqa: N818 -- names read as what happened
@@ -26,8 +32,12 @@ class PositionMoved(Exception):  # noqa: N818 -- names read as what happened
         self.expected = expected
 
 
-class Projection(ABC):
-    """A view derived from the notification log that writes its rows and position together."""
+class Projection(ABC, Generic[EventT]):
+    """A view derived from a notification log that writes its rows and position together.
+
+    `EventT` is what the batches of the log it follows hold: the care centre's case events
+    unless a projection says otherwise (`casemgmt.projections.active_care` follows the sessions').
+    """
 
     name: str
 
@@ -45,7 +55,7 @@ class Projection(ABC):
         """The position to carry on from; without one, an empty view is started at 0."""
 
     @abstractmethod
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch[EventT]) -> None:
         """Writes the batch's changes and moves the position from `batch.after` to its last id.
 
         All or nothing; raises PositionMoved (having written nothing) when the stored position
@@ -53,19 +63,21 @@ class Projection(ABC):
         """
 
     @abstractmethod
-    def rebuild(self, log: EventLog, *, progress: Progress | None = None, batch_size: int) -> int:
+    def rebuild(
+        self, log: EventLog[EventT], *, progress: Progress | None = None, batch_size: int
+    ) -> int:
         """Recreates the view from the whole log while readers keep reading the old one.
 
         Returns the number of notifications replayed.
         """
 
-    def on_idle(self) -> None:  # noqa: B027 -- a hook most projections leave empty
+    def on_idle(self) -> None:
         """Housekeeping while the log is quiet (the runner calls it about once a second)."""
 
 
 def replay(
-    log: EventLog,
-    write: Callable[[Batch], None],
+    log: EventLog[EventT],
+    write: Callable[[Batch[EventT]], None],
     *,
     batch_size: int,
     progress: Progress | None = None,

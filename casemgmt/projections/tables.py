@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from eventsourcing.persistence import IntegrityError
 
-from casemgmt.projections.base import PositionMoved, Projection, replay
+from casemgmt.projections.base import EventT, PositionMoved, Projection, replay
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -42,7 +42,7 @@ _ADVANCE: Final = (
 )
 
 
-class TableProjection(Projection):
+class TableProjection(Projection[EventT]):
     """A projection whose rows live in PostgreSQL tables of its own, beside its position.
 
     A subclass names its `tables` and says, in `statements`, how a batch changes them.
@@ -54,7 +54,7 @@ class TableProjection(Projection):
         self.datastore = datastore
 
     @abstractmethod
-    def statements(self, batch: Batch, run: Run) -> list[Statement]:
+    def statements(self, batch: Batch[EventT], run: Run) -> list[Statement]:
         """The statements that write the batch's changes; `run` reads what they build on (inside
         the rebuild's transaction during a rebuild)."""
 
@@ -68,7 +68,7 @@ class TableProjection(Projection):
         assert position is not None  # _start made sure there is one
         return position
 
-    def write(self, batch: Batch) -> None:
+    def write(self, batch: Batch[EventT]) -> None:
         statements = self.statements(batch, self.datastore.execute)
         query = "; ".join([_ADVANCE, *(statement for statement, _ in statements)])
         params = [batch.last_id, self.name, batch.after, self.name, batch.after]
@@ -80,7 +80,9 @@ class TableProjection(Projection):
         except IntegrityError as error:
             raise PositionMoved(self.name, batch.after) from error
 
-    def rebuild(self, log: EventLog, *, progress: Progress | None = None, batch_size: int) -> int:
+    def rebuild(
+        self, log: EventLog[EventT], *, progress: Progress | None = None, batch_size: int
+    ) -> int:
         """Replays the whole log into the tables in one transaction, then commits it at once.
 
         The transaction first locks this projection's tracking row: the live worker's next write
@@ -105,7 +107,7 @@ class TableProjection(Projection):
             for table in self.tables:
                 run(f"DELETE FROM {table}", [])
 
-            def write(batch: Batch) -> None:
+            def write(batch: Batch[EventT]) -> None:
                 for statement, params in self.statements(batch, run):
                     run(statement, params)
 

@@ -15,7 +15,10 @@ Like the summary, it is about the cases **received** in `[from, to)`, as the eve
 * `breaches`: cases with a breach, by the unit that held the case when it breached (out of the
   cases that unit held) and by category;
 * `satisfaction_by_resolution_time`: rated cases now resolved or closed, banded by the working
-  time they spent open, receipt to resolution, reopened stretches included.
+  time they spent open, receipt to resolution, reopened stretches included;
+* `active_care`: the conferences and Q&A sessions **scheduled** in the period, not cases: held,
+  attendance and questions raised, by kind, unit and insurance line (`casemgmt.queries.active_care`,
+  the summary's block).
 
 Rates are shares of the cases counted, from 0 to 1; null when there is nothing to count. The
 queries run in one read-only snapshot, so the parts agree with each other.
@@ -29,6 +32,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Status
+from casemgmt.queries.active_care import active_care
 from casemgmt.readmodels.analysis_case import BREACHES, CASES, OPEN_STATES, STATE_TIMES, TERMS
 from casemgmt.readmodels.report_case import TABLE as REPORT_CASES
 
@@ -152,6 +156,7 @@ def analysis(datastore: Datastore, period: Period, policy: SlaPolicy) -> dict[st
         terms = run(_TERMS, params)
         units = run(_BREACHES_BY_UNIT, params)
         satisfaction = run(_SATISFACTION, params)
+        sessions = active_care(run, period)
     total = next(row for row in categories if row[0])  # the empty grouping set always has one
     groups = [row[1:] for row in categories if not row[0]]
     cases = total[2]
@@ -174,6 +179,7 @@ def analysis(datastore: Datastore, period: Period, policy: SlaPolicy) -> dict[st
             "by_category": _breached("category", [(g[0], g[1], g[4]) for g in groups]),
         },
         "satisfaction_by_resolution_time": _satisfaction(banded, satisfaction),
+        "active_care": sessions,
     }
 
 

@@ -5,6 +5,10 @@ events say now, except `resolved` and `open`, which say how the cohort stood at 
 closed by then; neither ended nor merged by then). Percentiles are PostgreSQL's `percentile_cont`
 (linear interpolation) over the clocks that stopped; a figure with nothing to count is null.
 Totals and groups come from one query (`GROUPING SETS`), so they always agree.
+
+Its `active_care` block is about the conferences and Q&A sessions **scheduled** in `[from, to)`
+(`casemgmt.queries.active_care`): sessions are not cases, so `group_by` does not split them; the
+block carries its own breakdowns by kind, unit and insurance line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Status
 from casemgmt.domain.sla import ClockName
+from casemgmt.queries.active_care import active_care
 from casemgmt.readmodels.report_case import TABLE, Outcome
 
 if TYPE_CHECKING:
@@ -102,7 +107,8 @@ class Period:
 
 
 def summary(datastore: Datastore, period: Period, group_by: Sequence[GroupBy]) -> dict[str, Any]:
-    """The summary report: `{"from", "to", "group_by", "total", "groups"}` (see the module)."""
+    """The summary report: `{"from", "to", "group_by", "total", "groups", "active_care"}` (see
+    the module)."""
     keys = list(dict.fromkeys(group_by))  # each once, in the order asked
     names = [f"k{n}" for n in range(len(keys))]
     chosen = ", ".join(
@@ -136,6 +142,7 @@ def summary(datastore: Datastore, period: Period, group_by: Sequence[GroupBy]) -
         "group_by": [key.value for key in keys],
         "total": total,
         "groups": groups,
+        "active_care": active_care(datastore.execute, period),
     }
 
 

@@ -1,5 +1,6 @@
 """The analysis report as a page a director reads: where a case's time goes, which cases come
-back, what citizens write about, where the SLA breaks, and whether waiting costs satisfaction.
+back, what citizens write about, where the SLA breaks, whether waiting costs satisfaction, and
+what the conferences and Q&A sessions of active care reached.
 
 `render(report)` turns the analysis (the dict of `casemgmt.queries.analysis.analysis`, which
 `GET /api/v1/reports/analysis` answers as JSON) into one HTML document with its charts drawn
@@ -8,7 +9,8 @@ archived and printed as it is. It is pure: no clock, no I/O. Every text of the r
 the subject terms first, since citizens wrote them.
 
 A figure the report does not have (a rate of an empty group) is written "—", never computed from
-zero; an empty cohort gives every section the same sentence instead of its charts.
+zero; an empty cohort gives every section about cases the same sentence instead of its charts
+(active care is about sessions, and says when there were none).
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
 NO_CASES: Final = "No cases in this period."
+NO_SESSIONS: Final = "No conference or Q&A session was scheduled in this period."
 PAIRS_SHOWN: Final = 20  # (category, unit) pairs in the time chart: the slowest
 ROUTES_DRAWN: Final = 10  # transfer loops in the chart; the table lists them all
-UNITS_SHOWN: Final = 15  # units in the breach chart: the most breached
+UNITS_SHOWN: Final = 15  # units in the breach and attendance charts: the most breached, attended
 SATISFIED_COLOUR: Final = "#009E73"
 # Statuses in the order a case meets them; a status the report has and this lacks comes after.
 _STATUS_ORDER: Final = [status.value for status in Status]
@@ -62,10 +65,12 @@ class Section:
     title: str
     lead: str
     draw: Callable[[Report, int], str]  # from the report and its cohort's size (never 0)
+    about_cases: bool = True  # False: drawn whatever the cohort's size, which may be 0
 
 
 def _section(section: Section, report: Report, cohort: int) -> str:
-    body = section.draw(report, cohort) if cohort else empty(NO_CASES)
+    drawn = cohort or not section.about_cases
+    body = section.draw(report, cohort) if drawn else empty(NO_CASES)
     return (
         f'<section id="{section.anchor}"><h2>{escape(section.title)}</h2>'
         f'<p class="lead">{escape(section.lead)}</p>{body}</section>\n'
@@ -99,6 +104,16 @@ def _headline(report: Report, cohort: int) -> str:
         (say.percent(say.share(breached, cohort)), "breached an SLA", say.cases(breached)),
         (say.percent(say.share(satisfied, rated)), "satisfied (4 or 5)", f"of {rated:,} rated"),
     ]
+    sessions = report.get("active_care") or {}
+    if say.number(sessions.get("scheduled")):
+        tiles.append(
+            (
+                f"{say.number(sessions.get('held')):,}",
+                "conferences and Q&A sessions held",
+                f"{say.number(sessions.get('attendance')):,} attended · "
+                f"{say.questions(say.number(sessions.get('questions_raised')))}",
+            )
+        )
     return heading + _tiles(tiles) + "</header>\n"
 
 
@@ -316,6 +331,91 @@ def _satisfaction(report: Report, _: int) -> str:
     )
 
 
+def _active_care(report: Report, _: int) -> str:
+    sessions = report.get("active_care") or {}
+    if not say.number(sessions.get("scheduled")):
+        return empty(NO_SESSIONS)
+    kinds = ", ".join(
+        f"{say.number(row.get('held')):,} of {say.number(row.get('scheduled')):,} "
+        f"{say.session_kind(row.get('kind'))}"
+        for row in _part(report, "active_care", "by_kind")
+    )
+    said = (
+        f"{say.number(sessions.get('held')):,} of {say.number(sessions.get('scheduled')):,} "
+        f"sessions scheduled were held ({kinds}); "
+        f"{say.number(sessions.get('attendance')):,} people attended and "
+        f"{say.questions(say.number(sessions.get('questions_raised')))} were raised, each "
+        "opened as a case."
+    )
+    none_held = "No session of this period has been recorded as held yet."
+    units = _attendance_bars(_part(report, "active_care", "by_unit"), "unit", say.unit)
+    lines = _attendance_bars(_part(report, "active_care", "by_line"), "line", say.line)
+    return (
+        _lead(said)
+        + "<h3>Units</h3>"
+        + bar_chart(units[:UNITS_SHOWN], title="People attending, by unit", when_empty=none_held)
+        + _sessions_table(_part(report, "active_care", "by_unit"), "Unit", "unit", say.unit)
+        + "<h3>Insurance lines</h3>"
+        + bar_chart(lines, title="People attending, by insurance line", when_empty=none_held)
+        + _sessions_table(_part(report, "active_care", "by_line"), "Line", "line", say.line)
+    )
+
+
+def _attendance_bars(
+    rows: Iterable[Mapping[str, Any]], key: str, name: Callable[[Any], str]
+) -> list[Bar]:
+    """The groups with a session held, most attended first; the questions are in the tooltip
+    (and the table), the caption being as long as the room after the longest bar."""
+    bars = [
+        Bar(
+            name(row.get(key)),
+            say.number(row.get("attendance")),
+            f"{say.number(row.get('attendance')):,} people · {say.number(row.get('held')):,} held",
+            f"{name(row.get(key))}: {say.number(row.get('attendance')):,} people at "
+            f"{say.number(row.get('held')):,} sessions held, "
+            f"{say.questions(say.number(row.get('questions_raised')))} raised",
+        )
+        for row in rows
+        if say.number(row.get("held"))
+    ]
+    return sorted(bars, key=lambda bar: -(bar.value or 0))
+
+
+def _sessions_table(
+    rows: Iterable[Mapping[str, Any]], heading: str, key: str, name: Callable[[Any], str]
+) -> str:
+    """Every group's sessions: scheduled, held, attendance (in all and per session held), and
+    questions raised."""
+    cells = "".join(
+        f"<tr><td>{escape(name(row.get(key)))}</td>"
+        + "".join(
+            f"<td class='n'>{escape(figure)}</td>"
+            for figure in (
+                f"{say.number(row.get('scheduled')):,}",
+                f"{say.number(row.get('held')):,}",
+                f"{say.number(row.get('attendance')):,}",
+                _per_session(row),
+                f"{say.number(row.get('questions_raised')):,}",
+            )
+        )
+        + "</tr>"
+        for row in rows
+    )
+    head = "".join(
+        f"<th class='n'>{title}</th>"
+        for title in ("Scheduled", "Held", "Attended", "Per session held", "Questions raised")
+    )
+    return (
+        f"<table><thead><tr><th>{escape(heading)}</th>{head}</tr></thead>"
+        f"<tbody>{cells}</tbody></table>"
+    )
+
+
+def _per_session(row: Mapping[str, Any]) -> str:
+    mean = say.share(say.number(row.get("attendance")), say.number(row.get("held")))
+    return say.UNKNOWN if mean is None else f"{mean:,.0f}"
+
+
 def _columns(
     bands: Iterable[Mapping[str, Any]], key: str, shown: Callable[[float], str]
 ) -> list[Column]:
@@ -370,11 +470,20 @@ SECTIONS: Final = (
         "Ratings of the resolved cases, grouped by the working time they took to resolve.",
         _satisfaction,
     ),
+    Section(
+        "active-care",
+        "Active care: conferences and Q&A sessions",
+        "Dialogue conferences and policy Q&A sessions scheduled in the period: whether they were "
+        "held, how many people came, and the questions raised there.",
+        _active_care,
+        about_cases=False,
+    ),
 )
 
 _FOOTER: Final = (
     "<footer>Times are working time in each case's unit calendar. Rates are shares of the cases "
-    f"received in the period; {say.UNKNOWN} marks a figure with nothing to count.</footer>"
+    "received in the period; active care counts the sessions scheduled in it. "
+    f"{say.UNKNOWN} marks a figure with nothing to count.</footer>"
 )
 
 

@@ -46,6 +46,21 @@ def cases(count: int) -> str:
     return "1 case" if count == 1 else f"{count:,} cases"
 
 
+def questions(count: int) -> str:
+    """`1 question`, `1,234 questions`."""
+    return "1 question" if count == 1 else f"{count:,} questions"
+
+
+def session_kind(kind: object) -> str:
+    """A kind of active-care session, in the plural: `conferences`, `Q&A sessions`."""
+    return {"conference": "conferences", "qa": "Q&A sessions"}.get(str(kind), str(kind))
+
+
+def line(name: object) -> str:
+    """An insurance line as words (`health`: `health insurance`)."""
+    return "no line given" if name is None else f"{name} insurance"
+
+
 def category(kind: object) -> str:
     """An inquiry kind as words (`benefit_status`: `benefit status`)."""
     return "no category" if kind is None else str(kind).replace("_", " ")

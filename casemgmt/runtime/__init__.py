@@ -1,6 +1,7 @@
 """Running the projections: following the event log, electing one active worker, rebuilding.
 
-* `log`: the notification log, read in order and in batches of decoded case events;
+* `log`: a notification log (the cases', or the sessions'), read in order and in batches of
+  decoded events;
 * `runner`: a thread per projection that stands by for its lock, catches up, then follows;
 * `registry`: the care centre's projections by name (lag, rebuild, a worker for them).
 """

@@ -13,9 +13,10 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
 
 from casemgmt.persistence.locks import LockLost, ProjectionLock
+from casemgmt.projections.base import EventT
 
 if TYPE_CHECKING:
     from casemgmt.runtime.log import EventLog
@@ -23,10 +24,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class ElectedRunner(ABC):
-    """A thread that does its work only while it holds the lock named `lock_name`."""
+class ElectedRunner(ABC, Generic[EventT]):
+    """A thread that does its work only while it holds the lock named `lock_name`; it waits for
+    news on the NOTIFY channel of `log`."""
 
-    def __init__(self, log: EventLog, *, lock_retry_seconds: float = 1.0) -> None:
+    def __init__(self, log: EventLog[EventT], *, lock_retry_seconds: float = 1.0) -> None:
         self.log = log
         self.lock_retry_seconds = lock_retry_seconds
         self.active = threading.Event()  # set while this runner holds the lock and works

@@ -1,26 +1,31 @@
-"""The care centre's notification log, read in order and in batches of decoded case events."""
+"""A notification log read in order and in batches of decoded events: the care centre's (its
+case events), or the active-care sessions' (their session events)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic
 
 from casemgmt.domain import Case
+from casemgmt.domain.sessions import CareSession
 from casemgmt.persistence.recorders import PostgresApplicationRecorder
 from casemgmt.persistence.shredding import ShreddingMapper
+from casemgmt.projections.base import EventT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from uuid import UUID
 
+    from eventsourcing.application import Application
     from eventsourcing.domain import DomainEventProtocol
     from eventsourcing.persistence import Mapper, Notification
 
     from casemgmt.application import CareCentre
+    from casemgmt.application.sessions import CareSessions
 
 
 @dataclass(frozen=True)
-class Batch:
+class Batch(Generic[EventT]):
     """Consecutive notifications of the log: what a projection writes in one transaction.
 
     `after` is the position the projection must be at to take the batch (None: nothing processed
@@ -30,25 +35,32 @@ class Batch:
 
     after: int | None
     last_id: int
-    events: list[Case.Event]
+    events: list[EventT]
     size: int
     notification_ids: list[int]
 
 
-class EventLog:
-    """Reads the notification log of `CareCentre` (table `carecentre_events`)."""
+class EventLog(Generic[EventT]):
+    """Reads the notification log of an application: `CareCentre`'s (table `carecentre_events`)
+    or `CareSessions`' (`caresessions_events`). Its batches hold the events of type `kind`; the
+    others (an aggregate of another kind saved in the same log) only move the position."""
 
-    def __init__(self, recorder: PostgresApplicationRecorder, mapper: Mapper[UUID]) -> None:
+    def __init__(
+        self, recorder: PostgresApplicationRecorder, mapper: Mapper[UUID], kind: type[EventT]
+    ) -> None:
         self.recorder = recorder
         self.mapper = mapper
+        self.kind = kind
 
-    @classmethod
-    def of(cls, care_centre: CareCentre) -> EventLog:
-        recorder = care_centre.recorder
-        if not isinstance(recorder, PostgresApplicationRecorder):
-            msg = f"projections follow a PostgreSQL event store, not {type(recorder).__name__}"
-            raise TypeError(msg)
-        return cls(recorder, care_centre.mapper)
+    @staticmethod
+    def of(care_centre: CareCentre) -> EventLog[Case.Event]:
+        """The care centre's log of case events."""
+        return EventLog(_recorder_of(care_centre), care_centre.mapper, Case.Event)
+
+    @staticmethod
+    def of_sessions(care_sessions: CareSessions) -> EventLog[CareSession.Event]:
+        """The active-care sessions' own log (migration 0013)."""
+        return EventLog(_recorder_of(care_sessions), care_sessions.mapper, CareSession.Event)
 
     @property
     def database_url(self) -> str:
@@ -59,16 +71,17 @@ class EventLog:
         """The NOTIFY channel every write to the log signals on."""
         return self.recorder.channel_name
 
-    def read(self, after: int | None, limit: int) -> Batch | None:
+    def read(self, after: int | None, limit: int) -> Batch[EventT] | None:
         """Up to `limit` notifications after position `after`, or None when there are none."""
         notifications = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
         if not notifications:
             return None
-        events, ids = [], []
+        events: list[EventT] = []
+        ids: list[int] = []
         for notification, event in zip(notifications, self._decoded(notifications), strict=True):
-            if isinstance(event, Case.Event):
+            if isinstance(event, self.kind):
                 events.append(event)
                 ids.append(notification.id)
         return Batch(after, notifications[-1].id, events, len(notifications), ids)
@@ -86,3 +99,11 @@ class EventLog:
     def count(self, up_to: int | None = None) -> int:
         """How many notifications there are (up to and including `up_to`)."""
         return self.recorder.count_notifications(up_to)
+
+
+def _recorder_of(application: Application[UUID]) -> PostgresApplicationRecorder:
+    recorder = application.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        msg = f"projections follow a PostgreSQL event store, not {type(recorder).__name__}"
+        raise TypeError(msg)
+    return recorder

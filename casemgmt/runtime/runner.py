@@ -13,13 +13,13 @@ import logging
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from casemgmt.projections.base import PositionMoved
+from casemgmt.projections.base import EventT, PositionMoved
 from casemgmt.runtime.election import ElectedRunner
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from types import FrameType
 
     from casemgmt.persistence.locks import ProjectionLock
@@ -31,13 +31,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 500
 
 
-class ProjectionRunner(ElectedRunner):
-    """Keeps one projection up to date with the log, in a thread, while holding its lock."""
+class ProjectionRunner(ElectedRunner[EventT]):
+    """Keeps one projection up to date with the log it follows, in a thread, while holding its
+    lock."""
 
     def __init__(
         self,
-        projection: Projection,
-        log: EventLog,
+        projection: Projection[EventT],
+        log: EventLog[EventT],
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         lock_retry_seconds: float = 1.0,
@@ -79,7 +80,7 @@ class ProjectionRunner(ElectedRunner):
                 next_housekeeping = time.monotonic() + self.housekeeping_seconds
             lock.wait_for_news(self.housekeeping_seconds, wake=self.wake_fd)
 
-    def _write(self, batch: Batch) -> int:
+    def _write(self, batch: Batch[EventT]) -> int:
         try:
             self.projection.write(batch)
         except PositionMoved:
@@ -114,21 +115,26 @@ class ProjectionRunner(ElectedRunner):
 
 class ProjectionWorker:
     """Runs projections (and the SLA timer) in threads of this process: in `casemgmt serve` or as
-    `casemgmt worker`."""
+    `casemgmt worker`. Each projection follows `log`, or the log `logs` gives for its name."""
 
     def __init__(
         self,
         log: EventLog,
-        projections: Iterable[Projection],
+        projections: Iterable[Projection[Any]],
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         lock_retry_seconds: float = 1.0,
         others: Iterable[ElectedRunner] = (),
+        logs: Mapping[str, EventLog[Any]] | None = None,
     ) -> None:
         self.log = log
-        self.runners: dict[str, ElectedRunner] = {
+        followed: Mapping[str, EventLog[Any]] = logs or {}
+        self.runners: dict[str, ElectedRunner[Any]] = {
             projection.name: ProjectionRunner(
-                projection, log, batch_size=batch_size, lock_retry_seconds=lock_retry_seconds
+                projection,
+                followed.get(projection.name, log),
+                batch_size=batch_size,
+                lock_retry_seconds=lock_retry_seconds,
             )
             for projection in projections
         }

@@ -28,6 +28,7 @@ PARTS = {
     "subject_terms",
     "breaches",
     "satisfaction_by_resolution_time",
+    "active_care",
 }
 
 
@@ -75,6 +76,12 @@ def test_the_analysis_has_the_shape_the_page_renders(
     assert bands[0]["band"] == "under 4 working hours"
     assert bands[-1]["max_seconds"] is None
     assert set(bands[0]) == {"band", "max_seconds", "responses", "mean", "share_satisfied"}
+    sessions = body["active_care"]
+    assert set(sessions) == {
+        *("scheduled", "held", "attendance", "questions_raised"),
+        *("by_kind", "by_unit", "by_line"),
+    }
+    assert sessions["scheduled"] == sum(unit["scheduled"] for unit in sessions["by_unit"])
 
 
 def test_a_period_with_no_case_answers_zeros_and_nulls(supervisor: Caller) -> None:
@@ -87,6 +94,15 @@ def test_a_period_with_no_case_answers_zeros_and_nulls(supervisor: Caller) -> No
     assert body["reopen"] == {"cases": 0, "rate": None, "by_category": []}
     assert body["time_in_state"] == body["subject_terms"] == []
     assert [band["responses"] for band in body["satisfaction_by_resolution_time"]] == [0] * 5
+    assert body["active_care"] == {
+        "scheduled": 0,
+        "held": 0,
+        "attendance": 0,
+        "questions_raised": 0,
+        "by_kind": [],
+        "by_unit": [],
+        "by_line": [],
+    }
 
 
 @pytest.mark.parametrize(

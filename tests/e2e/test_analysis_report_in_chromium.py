@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
 ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts"
 WIDTH = 1000
-CHARTED = {"time-in-state", "transfer-loops", "comebacks", "breaches", "satisfaction"}
+CHARTED = {
+    "time-in-state",
+    "transfer-loops",
+    "comebacks",
+    "breaches",
+    "satisfaction",
+    "active-care",
+}
 
 # Added to a copy of the page only: the report itself carries no script. It writes what the
 # browser laid out into the DOM, where --dump-dom shows it.

@@ -13,6 +13,7 @@ import redis
 from casemgmt.api import create_app
 from casemgmt.api.health import LAGGING_AFTER, projection_status
 from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role
+from casemgmt.domain.sessions import SessionKind
 from tests.e2e.conftest import caught_up
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def test_health_is_ok_when_the_database_and_redis_answer(app: Flask) -> None:
         "work_queues",
         "audit_log",
         "reports",
+        "active_care",
     }
 
 
@@ -45,10 +47,18 @@ def _open_a_case(container: Container) -> None:
     )
 
 
+def _schedule_a_session(container: Container) -> None:
+    ctx = Context(Actor("health-test", Role.SUPERVISOR), datetime.now(UTC), "health", "test")
+    container.care_sessions.schedule(
+        kind=SessionKind.QA, topic="Hỏi đáp BHYT", unit="hanoi", scheduled_for=ctx.at, ctx=ctx
+    )
+
+
 def test_a_projection_nobody_processes_is_reported_stopped_but_health_stays_ok(
     app: Flask, container: Container
 ) -> None:
     _open_a_case(container)  # so that the projections are behind
+    _schedule_a_session(container)  # and the one following the sessions' log
 
     response = app.test_client().get("/api/v1/health")
 
@@ -61,6 +71,7 @@ def test_a_projection_nobody_processes_is_reported_stopped_but_health_stays_ok(
         "work_queues",
         "audit_log",
         "reports",
+        "active_care",
     }
     assert all(p["lag"] >= 1 for p in projections["projections"].values())
     assert "behind" in projections["detail"]
@@ -82,6 +93,13 @@ def test_projections_are_up_with_no_lag_once_a_worker_caught_up(
         "status": "up",
         "lag": 0,
         "position": head,
+    }
+    # The sessions' projection is at the head of the sessions' own log, not the cases'.
+    (sessions_head,) = container.projections.heads(["active_care"]).values()
+    assert projections["projections"]["active_care"] == {
+        "status": "up",
+        "lag": 0,
+        "position": sessions_head,
     }
 
 

@@ -99,8 +99,13 @@ def table_text(setup: Setup) -> str:
 
 
 def test_every_figure_equals_a_computation_from_the_events(setup: Setup, told: Stories) -> None:
+    container = setup.container
     expected = recomputed(
-        setup.container.care_centre, every_case(setup), PERIOD, setup.container.sla_policy
+        container.care_centre,
+        every_case(setup),
+        PERIOD,
+        container.sla_policy,
+        container.care_sessions,
     )
     assert_same(report(setup), expected)
 

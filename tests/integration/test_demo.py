@@ -149,8 +149,11 @@ def test_the_projections_hold_every_case_once_the_demo_returns(seven: Written) -
     waiting = {
         case.id for case in container.care_centre.get_cases(list(ids)) if case.waits_for_agent
     }
-    assert set(container.projections.positions().values()) == {head}
+    assert container.projections.positions() == container.projections.heads()
+    assert container.projections.positions(["reports"]) == {"reports": head}
     assert listed == ids == reported
+    sessions = execute("SELECT count(*), sum(questions) FROM report_sessions")
+    assert sessions == [(seven.tally.counts["sessions"], seven.tally.counts["session_questions"])]
     assert logged == head
     assert waiting and queued == waiting
 

@@ -29,12 +29,14 @@ from casemgmt.domain import (
 from casemgmt.domain.sla import ClockName, clock_from_dict
 from casemgmt.queries.analysis import MOST_LOOPS, MOST_TERMS, bands
 from casemgmt.readmodels.subject_terms import subject_terms
+from tests.support import active_care
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from uuid import UUID
 
     from casemgmt.application import CareCentre
+    from casemgmt.application.sessions import CareSessions
     from casemgmt.domain.calendar import BusinessCalendar
     from casemgmt.domain.sla_policy import SlaPolicy
     from casemgmt.queries.reports import Period
@@ -313,9 +315,13 @@ def last(name: str | None) -> tuple[bool, str]:
 
 
 def recomputed(
-    care_centre: CareCentre, case_ids: list[UUID], period: Period, policy: SlaPolicy
+    care_centre: CareCentre,
+    case_ids: list[UUID],
+    period: Period,
+    policy: SlaPolicy,
+    care_sessions: CareSessions,
 ) -> dict[str, Any]:
-    """The analysis of the period, from every case's history."""
+    """The analysis of the period, from every case's history and every session's."""
     every = [facts_of(care_centre.history(case_id), policy) for case_id in case_ids]
     cohort = [f for f in every if period.start <= f.received_at < period.end]
     categories: dict[str | None, list[Facts]] = defaultdict(list)
@@ -351,6 +357,7 @@ def recomputed(
             ),
         },
         "satisfaction_by_resolution_time": satisfaction(cohort, policy),
+        "active_care": active_care.recomputed(active_care.session_facts(care_sessions), period),
     }
 
 

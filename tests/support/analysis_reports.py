@@ -1,5 +1,6 @@
 """Analysis reports as `casemgmt.queries.analysis.analysis` gives them, for the tests of the page
-that renders them: one quarter of a provincial centre, and a period in which nothing came in."""
+that renders them: one quarter of a provincial centre (its active care too), and a period in
+which nothing came in and no session was scheduled."""
 
 from __future__ import annotations
 
@@ -94,6 +95,23 @@ def quarter_report() -> dict[str, Any]:
             _band("3 to 5 working days", 144000, 0, None, None),
             _band("over 5 working days", None, 4, 2.25, 0.25),
         ],
+        "active_care": {
+            **_sessions(9, 7, 1530, 41),
+            "by_kind": [
+                {"kind": "conference", **_sessions(5, 4, 1200, 30)},
+                {"kind": "qa", **_sessions(4, 3, 330, 11)},
+            ],
+            "by_unit": [
+                {"unit": "hanoi", **_sessions(4, 3, 900, 25)},
+                {"unit": "hcmc", **_sessions(3, 2, 480, 12)},
+                {"unit": "thanhhoa", **_sessions(2, 2, 150, 4)},
+            ],
+            "by_line": [
+                {"line": "health", **_sessions(2, 2, 300, 6)},
+                {"line": "social", **_sessions(5, 4, 1100, 33)},
+                {"line": None, **_sessions(2, 1, 130, 2)},
+            ],
+        },
     }
 
 
@@ -119,6 +137,16 @@ def empty_report() -> dict[str, Any]:
                 ("over 5 working days", None),
             )
         ],
+        "active_care": {**_sessions(0, 0, 0, 0), "by_kind": [], "by_unit": [], "by_line": []},
+    }
+
+
+def _sessions(scheduled: int, held: int, attendance: int, questions: int) -> dict[str, int]:
+    return {
+        "scheduled": scheduled,
+        "held": held,
+        "attendance": attendance,
+        "questions_raised": questions,
     }
 
 

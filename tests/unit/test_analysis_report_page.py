@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from html import escape
 from typing import Any
 from xml.etree import ElementTree
 
@@ -12,6 +13,7 @@ import pytest
 
 from casemgmt.reports import wording
 from casemgmt.reports.analysis_html import NO_CASES, SECTIONS, render
+from casemgmt.reports.analysis_html import NO_SESSIONS as NO_SESSIONS_SAID
 from tests.support.analysis_reports import (
     HOSTILE_TERM,
     VIETNAMESE_TERM,
@@ -20,6 +22,9 @@ from tests.support.analysis_reports import (
 )
 
 ANCHORS = ["headline", *(section.anchor for section in SECTIONS)]
+# The parts about the cases received, which an empty cohort empties; active care is about sessions.
+ABOUT_CASES = ["headline", *(section.anchor for section in SECTIONS if section.about_cases)]
+NO_SESSIONS = escape(NO_SESSIONS_SAID)  # as the page writes it: "Q&amp;A"
 _SVG = re.compile(r"<svg\b.*?</svg>", re.DOTALL)
 
 
@@ -57,12 +62,14 @@ def test_hostile_names_in_chart_labels_and_tooltips_are_escaped() -> None:
     report["breaches"]["by_unit"][0]["unit"] = hostile_unit
     report["transfer_loops"]["loops"][0]["units"] = [hostile_unit, "hcmc", hostile_unit]
     report["time_in_state"][0]["category"] = HOSTILE_TERM
+    report["active_care"]["by_unit"][0]["unit"] = hostile_unit
 
     page = render(report)
 
     assert "<img" not in page
     assert "<script" not in page.lower()
     assert "&lt;img src=x onerror=alert(1)&gt;" in section(page, "breaches")
+    assert "&lt;img src=x onerror=alert(1)&gt;" in section(page, "active-care")
     for chart in _SVG.findall(page):  # well-formed: no label broke out of its element
         ElementTree.fromstring(chart)
 
@@ -157,8 +164,9 @@ def test_satisfaction_shows_each_band_and_a_dash_where_nobody_rated() -> None:
 def test_an_empty_period_says_so_in_every_section_and_draws_no_chart() -> None:
     page = render(empty_report())
 
-    for anchor in ANCHORS:
+    for anchor in ABOUT_CASES:
         assert NO_CASES in section(page, anchor), anchor
+    assert NO_SESSIONS in section(page, "active-care")
     assert "<svg" not in page
     assert "on 1 September 2026 (UTC)" in section(page, "headline")
 
@@ -166,7 +174,55 @@ def test_an_empty_period_says_so_in_every_section_and_draws_no_chart() -> None:
 def test_a_report_of_nothing_but_its_period_renders() -> None:
     page = render({"from": "2026-09-01T00:00:00+00:00", "to": "2026-10-01T00:00:00+00:00"})
 
-    assert page.count(NO_CASES) == len(ANCHORS)
+    assert page.count(NO_CASES) == len(ABOUT_CASES)
+    assert page.count(NO_SESSIONS) == 1
+
+
+def test_active_care_shows_sessions_held_attendance_and_questions_by_unit_and_line() -> None:
+    care = section(render(quarter_report()), "active-care")
+
+    assert "7 of 9 sessions scheduled were held" in care
+    assert "4 of 5 conferences, 3 of 3 Q&amp;A sessions" not in care  # 3 of 4 Q&A were held
+    assert "4 of 5 conferences, 3 of 4 Q&amp;A sessions" in care
+    assert "1,530 people attended and 41 questions were raised" in care
+    assert "900 people · 3 held" in care  # Hanoi's bar
+    assert "hanoi: 900 people at 3 sessions held, 25 questions raised" in care  # its tooltip
+    assert "130 people · 1 held" in care  # the sessions about no line in particular
+    assert "no line given" in care and "health insurance" in care
+    assert care.count("<svg") == 2  # by unit, by line
+    units = care.split("Insurance lines", 1)[0]
+    assert units.index("hanoi") < units.index("hcmc") < units.index("thanhhoa")  # most attended
+    # the tables: Hà Nội's 900 people over its 3 sessions held
+    assert "<td class='n'>900</td><td class='n'>300</td><td class='n'>25</td>" in care
+
+
+def test_active_care_is_shown_in_a_period_without_cases_and_cases_without_sessions() -> None:
+    quarter = quarter_report()
+    sessions_only = render({**empty_report(), "active_care": quarter["active_care"]})
+    cases_only = render({**quarter, "active_care": empty_report()["active_care"]})
+
+    assert "<svg" in section(sessions_only, "active-care")
+    assert NO_CASES in section(sessions_only, "time-in-state")
+    assert NO_SESSIONS in section(cases_only, "active-care")
+    assert "sessions held" not in section(cases_only, "headline")
+    assert "sessions held" in section(render(quarter), "headline")
+    assert "1,530 attended · 41 questions" in section(render(quarter), "headline")
+
+
+def test_a_unit_with_sessions_none_held_has_a_line_but_no_bar() -> None:
+    report = quarter_report()
+    report["active_care"]["by_unit"].append({"unit": "camau", **_nothing_held(2)})
+
+    care = section(render(report), "active-care")
+
+    assert "<td>camau</td><td class='n'>2</td><td class='n'>0</td>" in care
+    assert "<td class='n'>0</td><td class='n'>—</td>" in care  # nobody per session held
+    units_chart = _SVG.findall(care)[0]
+    assert "camau" not in units_chart
+
+
+def _nothing_held(scheduled: int) -> dict[str, int]:
+    return {"scheduled": scheduled, "held": 0, "attendance": 0, "questions_raised": 0}
 
 
 def test_groups_with_nothing_to_count_are_said_in_words_not_divided_by_zero() -> None:
