@@ -72,10 +72,10 @@ from redis.connection import Connection
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.scratch import scratch_database  # noqa: E402
 from casemgmt.api import create_app  # noqa: E402
 from casemgmt.bootstrap import build  # noqa: E402
 from casemgmt.cli.serving import worker_class  # noqa: E402
-from casemgmt.persistence.migrations import migrate  # noqa: E402
 from casemgmt.settings import Settings  # noqa: E402
 
 if TYPE_CHECKING:
@@ -123,15 +123,8 @@ TRIAGE: Final = {"category": {"line": "social", "kind": "procedure"}, "priority"
 
 @contextmanager
 def bench_database(server_url: str) -> Iterator[str]:
-    name = f"casemgmt_bench_api_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
+    """A scratch database for both servers: casemgmt's tables and the bare app's."""
+    with scratch_database(server_url, "casemgmt_bench_api") as url:
         with closing(psycopg2.connect(url)) as conn, conn, conn.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE bare_cases (id uuid PRIMARY KEY, received_at timestamptz NOT NULL"
@@ -139,10 +132,6 @@ def bench_database(server_url: str) -> Iterator[str]:
             )
             cursor.execute("CREATE INDEX bare_cases_received_idx ON bare_cases (received_at)")
         yield url
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 # -- the bare endpoint ---------------------------------------------------------------------------

@@ -17,12 +17,11 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain.sessions import CareSession, SessionStatus
-from casemgmt.projections.tables import TableProjection
+from casemgmt.projections.tables import TableProjection, folded_rows, upserted
 from casemgmt.readmodels.report_session import COLUMNS, TABLE, ReportSession
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from uuid import UUID
 
     from casemgmt.projections.tables import Run, Statement
     from casemgmt.runtime.log import Batch
@@ -59,22 +58,8 @@ class ActiveCareProjection(TableProjection[CareSession.Event]):
             row.session_id: row
             for row in (ReportSession(*values) for values in run(_SELECT, [session_ids]))
         }
-        changed: dict[UUID, ReportSession] = {}
-        for event in batch.events:
-            row = fold(rows.get(event.originator_id), event)
-            if row is None:
-                logger.warning(
-                    "%s: no session %s to apply %s to",
-                    self.name,
-                    event.originator_id,
-                    type(event).__name__,
-                )
-                continue
-            rows[row.session_id] = changed[row.session_id] = row
-        if not changed:
-            return []
-        listed = list(changed.values())
-        return [(_UPSERT, [[getattr(row, column) for row in listed] for column in COLUMNS])]
+        changed = folded_rows(self.name, rows, batch.events, fold)
+        return upserted(_UPSERT, COLUMNS, changed)
 
 
 def fold(row: ReportSession | None, event: CareSession.Event) -> ReportSession | None:

@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from casemgmt.domain import Case
 from casemgmt.domain.sla import ClockName, ClockState, clock_from_dict
-from casemgmt.projections.tables import TableProjection
+from casemgmt.projections.tables import TableProjection, folded_rows, upserted
 from casemgmt.readmodels.analysis_case import TABLES as ANALYSIS_TABLES
 from casemgmt.readmodels.report_case import COLUMNS, TABLE, Outcome, ReportCase
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from uuid import UUID
 
     from casemgmt.persistence.datastore import Datastore
     from casemgmt.projections.analysis import AnalysisTables
@@ -76,22 +75,7 @@ class ReportProjection(TableProjection):
         rows = {
             row.case_id: row for row in (ReportCase(*values) for values in run(_SELECT, [case_ids]))
         }
-        changed: dict[UUID, ReportCase] = {}
-        for event in events:
-            row = fold(rows.get(event.originator_id), event)
-            if row is None:
-                logger.warning(
-                    "%s: no case %s to apply %s to",
-                    self.name,
-                    event.originator_id,
-                    type(event).__name__,
-                )
-                continue
-            rows[row.case_id] = changed[row.case_id] = row
-        if not changed:
-            return []
-        listed = list(changed.values())
-        return [(_UPSERT, [[getattr(row, column) for row in listed] for column in COLUMNS])]
+        return upserted(_UPSERT, COLUMNS, folded_rows(self.name, rows, events, fold))
 
 
 def fold(row: ReportCase | None, event: Case.Event) -> ReportCase | None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from abc import abstractmethod
 from contextlib import closing
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
 from casemgmt.projections.base import EventT, PositionMoved, Projection, replay
+
+RowT = TypeVar("RowT")
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -140,3 +142,34 @@ class TableProjection(Projection[EventT]):
             f"WITH {', '.join([started, *emptied])}"
             f" DELETE FROM {self.tables[0]} WHERE EXISTS (SELECT FROM started)"
         )
+
+
+def folded_rows(
+    projection: str,
+    rows: dict[Any, RowT],
+    events: Sequence[Any],
+    fold: Callable[[RowT | None, Any], RowT | None],
+) -> list[RowT]:
+    """The rows `events` change, each folded in order into the row of its aggregate in `rows`
+    (keyed by aggregate id, read before; updated here). An event of an aggregate without a row
+    (its first event is before the projection's start) is logged and passed over."""
+    changed: dict[Any, RowT] = {}
+    for event in events:
+        row = fold(rows.get(event.originator_id), event)
+        if row is None:
+            logger.warning(
+                "%s: no row of %s to apply %s to",
+                projection,
+                event.originator_id,
+                type(event).__name__,
+            )
+            continue
+        rows[event.originator_id] = changed[event.originator_id] = row
+    return list(changed.values())
+
+
+def upserted(upsert: str, columns: Sequence[str], rows: Sequence[Any]) -> list[Statement]:
+    """The upsert of `rows` as one statement taking an array per column (none for no rows)."""
+    if not rows:
+        return []
+    return [(upsert, [[getattr(row, column) for row in rows] for column in columns])]
