@@ -234,7 +234,8 @@ class BusinessCalendar:
         return timedelta(microseconds=total)
 
     def _add_on_timeline(self, at: int, amount: int) -> int | None:
-        """`_add_time` by the timeline, grown a year at a time; None past its longest span."""
+        """`_add_time` by the timeline, grown a year or two at a time; None past its longest
+        span."""
         timeline = self._timeline_over(at, at)
         while timeline is not None:
             done = timeline.add(at, amount)
@@ -249,9 +250,12 @@ class BusinessCalendar:
         timeline = self._timeline
         if timeline is not None and timeline.covers(low) and timeline.covers(high):
             return timeline
-        first = (_EPOCH + timedelta(microseconds=low)).astimezone(self.timezone).date()
-        last = (_EPOCH + timedelta(microseconds=high)).astimezone(self.timezone).date()
-        first, last = first - _TIMELINE_BEFORE, last + _TIMELINE_AFTER
+        try:
+            first = (_EPOCH + timedelta(microseconds=low)).astimezone(self.timezone).date()
+            last = (_EPOCH + timedelta(microseconds=high)).astimezone(self.timezone).date()
+            first, last = first - _TIMELINE_BEFORE, last + _TIMELINE_AFTER
+        except OverflowError:  # within a year of the ends of dates (years 1, 9999): walk the days
+            return None
         if (
             timeline is not None
             and (max(last, timeline.last) - min(first, timeline.first)).days < _TIMELINE_DAYS

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """Working intervals `[starts[i], ends[i])` of the days `first`…`last`, in order, with
-    `before[i]` the working time of the intervals before interval i; instants in `[low, high]`
-    (the first day's midnight to the midnight after the last day) can be asked about."""
+    `before[i]` the working time of the intervals before interval i; instants in `(low, high]`
+    (after the first day's midnight, up to the midnight after the last day) can be asked about."""
 
     first: date
     last: date
@@ -65,7 +65,9 @@ class Timeline:
         return cls(first, last, low, high, starts, ends, before, through, working_days)
 
     def covers(self, moment: int) -> bool:
-        return self.low <= moment <= self.high
+        """Whether `moment` can be asked about: after the first day's midnight (an interval of the
+        day before may close at that very instant, and it is not here), up to the last midnight."""
+        return self.low < moment <= self.high
 
     def elapsed(self, moment: int) -> int:
         """The working time from the timeline's start to `moment` (which it covers)."""

@@ -477,3 +477,26 @@ def test_a_deadline_beyond_the_timeline_grows_it_or_walks() -> None:
     assert fresh.working_time_between(start, decades_away) == _walking(OFFICE).working_time_between(
         start, decades_away
     )
+
+
+def test_no_time_at_the_first_instant_of_a_timeline_is_a_closing_of_the_day_before() -> None:
+    """An evening shift closes at 24:00: its closing is the next day's first instant, which is
+    working time for `add(PT0S)` though that day's own hours begin at 20:00."""
+    evenings = BusinessCalendar(WARSAW, (hours("20:00-24:00"),) * 7)
+    start = warsaw(2026, 12, 2, 9)
+    evenings.add(start, due("PT1H"))  # builds a timeline that starts at some midnight
+    timeline = evenings._timeline
+    assert timeline is not None
+    midnight = datetime.fromtimestamp(timeline.low / 1_000_000, UTC)
+
+    assert evenings.add(midnight, BusinessDuration()) == _walking(evenings).add(
+        midnight, BusinessDuration()
+    )
+    assert evenings.add(midnight, BusinessDuration()).astimezone(UTC) == midnight
+
+
+def test_instants_near_the_end_of_dates_are_walked() -> None:
+    late = datetime(9999, 6, 1, 9, tzinfo=UTC)
+    assert OFFICE.working_time_between(late, late + timedelta(days=7)) == _walking(
+        OFFICE
+    ).working_time_between(late, late + timedelta(days=7))
