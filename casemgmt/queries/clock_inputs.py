@@ -1,5 +1,5 @@
 """The open cases' clocks as the case list keeps them, a page at a time: what `casemgmt sla apply`
-recomputes deadlines from without loading each case (`CareCentre.apply_sla_policy_to_kept`)."""
+recomputes deadlines from without loading each case (`CareCentre.clock_changes_of`)."""
 
 from __future__ import annotations
 

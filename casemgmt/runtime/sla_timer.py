@@ -143,12 +143,14 @@ def apply_policy_to_open_cases(
     (`save_clock_changes`; a case the list is behind on is done from its events). A case that
     cannot be changed (it vanished, it keeps losing races) is logged and passed over: one case
     must not stop the others.
-    `between` is called after each page (the timer records the alarms that fell due meanwhile).
+
+    Without `between`, one page is saved while the next is read and worked out: the save mostly
+    waits on the database, which lets the interpreter work meanwhile. `between` is called after
+    each page is saved, before the next is worked out (the timer records the alarms that fell
+    due meanwhile; recorded while a page is saved, they would make its cases' versions stale).
     """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
-    # One page is saved while the next is read and worked out: the save mostly waits on the
-    # database, which lets the interpreter work meanwhile.
     with ThreadPoolExecutor(1, thread_name_prefix="sla-apply-save") as saver:
         saving: Future[int] | None = None
         for cases in kept_clocks(datastore, statuses=OPEN_STATUSES, page=page):
@@ -156,11 +158,13 @@ def apply_policy_to_open_cases(
             if saving is not None:
                 changed += saving.result()
             saving = saver.submit(_save, care_centre, cases, changes, ctx)
+            if between is not None:
+                changed += saving.result()
+                saving = None
+                between()
             done += len(cases)
             if progress is not None:
                 progress(done, max(total, done))
-            if between is not None:
-                between()
         if saving is not None:
             changed += saving.result()
     return done, changed
@@ -173,7 +177,9 @@ def _changes_of(
     try:
         return care_centre.clock_changes_of(page, ctx)
     except Exception:
-        logger.warning("SLA policy: a page of %d cases failed; one by one", len(page))
+        logger.warning(
+            "SLA policy: cannot work out a page of %d cases; one by one", len(page), exc_info=True
+        )
         return None
 
 
@@ -185,7 +191,9 @@ def _save(
         try:
             return care_centre.save_clock_changes(changes, ctx)
         except Exception:
-            logger.warning("SLA policy: a page of %d cases failed; one by one", len(page))
+            logger.warning(
+                "SLA policy: cannot save a page of %d cases; one by one", len(page), exc_info=True
+            )
     return _one_by_one(care_centre, page, ctx)
 
 

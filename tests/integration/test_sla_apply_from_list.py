@@ -355,3 +355,24 @@ def test_a_page_that_fails_is_done_case_by_case_and_the_other_pages_are_saved(
     for case_id in ids:
         clocks = recomputed_by(centre, case_id, at.correlation_id)
         assert sorted(clocks) == ["first_response", "resolution"], case_id
+
+
+def test_between_pages_the_timer_runs_once_the_page_is_saved(setup: Setup, tmp_path: Path) -> None:
+    """The timer's start-up apply records due alarms between pages: each page is saved first,
+    so that an alarm recorded then cannot make the page's versions stale as it is saved."""
+    centre = setup.container.care_centre
+    ids = [open_case(centre, datetime.now(UTC), n) for n in range(7)]
+    caught_up(setup)
+    centre.sla_policy = changed_policy(tmp_path, next_working_day(centre.sla_policy))  # type: ignore[arg-type]
+    at = ctx(TIMER)
+    saved_when_called: list[int] = []
+
+    def between() -> None:
+        moved = sum(bool(recomputed_by(centre, case_id, at.correlation_id)) for case_id in ids)
+        saved_when_called.append(moved)
+
+    assert apply_policy_to_open_cases(
+        centre, setup.container.datastore, at, page=3, between=between
+    ) == (7, 7)
+
+    assert saved_when_called == [3, 6, 7]
