@@ -72,7 +72,7 @@ class Projection(ABC, Generic[EventT]):
         """
 
     def on_idle(self) -> None:
-        """Housekeeping while the log is quiet (the runner calls it about once a second)."""
+        """Housekeeping (the runner calls it about once a second, catching up or not)."""
 
 
 def replay(

@@ -64,7 +64,6 @@ class WorkQueueProjection(Projection):
         self.routing = routing
         self.clock = clock
         self.keys = QueueKeys(key_prefix)
-        self._place = redis_client.register_script(PLACE_SCRIPT)
 
     @property
     def lock_name(self) -> str:
@@ -177,10 +176,17 @@ class WorkQueueProjection(Projection):
                 continue
             # In line again unless a claim holds it: a note or an SLA alarm recorded while a
             # claim is assigning it must not let another claim take it (PLACE_SCRIPT).
-            self._place(
-                keys=[target.queue(new.queue), target.ages(new.queue), target.held],
-                args=[new.member, int(new.score), new.age],
-                client=pipe,
+            # Sent whole (EVAL, not EVALSHA): a script cache emptied before EXEC would otherwise
+            # fail this one command while the rest of the batch, its position included, applies.
+            pipe.eval(
+                PLACE_SCRIPT,
+                3,
+                target.queue(new.queue),
+                target.ages(new.queue),
+                target.held,
+                new.member,
+                int(new.score),
+                new.age,
             )
             pipe.sadd(target.queues, new.queue)
 

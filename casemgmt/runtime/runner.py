@@ -73,11 +73,12 @@ class ProjectionRunner(ElectedRunner[EventT]):
             batch = self.log.read(position, self.batch_size)
             if batch is not None:
                 position = self._write(batch)
-                if batch.size == self.batch_size:
-                    continue  # catching up: there may be more at once
+            # Also while catching up: claims whose hold expired go back in line meanwhile.
             if time.monotonic() >= next_housekeeping:
                 position = self._housekeeping(position)
                 next_housekeeping = time.monotonic() + self.housekeeping_seconds
+            if batch is not None and batch.size == self.batch_size:
+                continue  # catching up: there may be more at once
             lock.wait_for_news(self.housekeeping_seconds, wake=self.wake_fd)
 
     def _write(self, batch: Batch[EventT]) -> int:
