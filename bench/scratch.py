@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -34,19 +34,18 @@ if TYPE_CHECKING:
 def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
     """A new, migrated database named `{prefix}_{pid}` on the server, dropped at the end."""
     name = f"{prefix}_{os.getpid()}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
     url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        migrate(url)
-        yield url
-    finally:
+    with closing(psycopg2.connect(server_url)) as admin:
+        admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+            cursor.execute(f"CREATE DATABASE {name}")
+        try:
+            migrate(url)
+            yield url
+        finally:
+            with admin.cursor() as cursor:
+                cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextmanager
@@ -89,13 +88,21 @@ class WorkerProcess:
         settings = container.settings
         self.container = container
         self.only = list(only)
-        self.log = Path(tempfile.mkstemp(prefix="casemgmt-bench-worker-", suffix=".log")[1])
+        handle, log_path = tempfile.mkstemp(prefix="casemgmt-bench-worker-", suffix=".log")
+        os.close(handle)
+        self.log = Path(log_path)
+        # The worker is configured as the container is, not by what this shell has set.
         env = {
-            **os.environ,
+            **{
+                name: value
+                for name, value in os.environ.items()
+                if not name.startswith("CASEMGMT_")
+            },
             "CASEMGMT_DATABASE_URL": settings.database_url or "",
             "CASEMGMT_REDIS_URL": settings.redis_url or "",
             "CASEMGMT_REDIS_PREFIX": settings.redis_key_prefix,
         }
+        policy_path = policy_path or settings.sla_policy_path
         if policy_path is not None:
             env["CASEMGMT_SLA_POLICY"] = str(policy_path)
         command = [sys.executable, "-m", "casemgmt.cli", "worker"]
