@@ -72,7 +72,11 @@ from redis.connection import Connection
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 ROOT: Final = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.scratch import scratch_database  # noqa: E402
+from bench.scratch import (  # noqa: E402
+    add_server_arguments,
+    scratch_database,
+    serve_environment,
+)
 from casemgmt.api import create_app  # noqa: E402
 from casemgmt.bootstrap import build  # noqa: E402
 from casemgmt.cli.serving import worker_class  # noqa: E402
@@ -82,8 +86,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 
-DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 API: Final = "/api/v1"
 KINDS: Final = ("open", "action", "read", "list", "claim")
 MIXES: Final[dict[str, dict[str, int]]] = {
@@ -867,12 +869,7 @@ def report_mix(mix: str, rounds: dict[str, list[Round]], names: Sequence[str]) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
-    )
+    add_server_arguments(parser)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers of each server")
     parser.add_argument("--threads", type=int, default=8, help="threads of each worker")
     parser.add_argument("--clients", type=int, default=16, help="connections of the load")
@@ -919,14 +916,7 @@ def run(args: argparse.Namespace) -> int:
         tempfile.TemporaryDirectory(prefix="casemgmt-bench-api-") as folder,
     ):
         logs = Path(folder)
-        env = {
-            **os.environ,
-            "CASEMGMT_DATABASE_URL": url,
-            "CASEMGMT_REDIS_URL": args.redis_url,
-            "CASEMGMT_REDIS_PREFIX": prefix,
-            "CASEMGMT_DATA_DIR": str(logs / "data"),
-            "CASEMGMT_RATE_LIMIT": "off",  # every request of the load comes from 127.0.0.1
-        }
+        env = serve_environment(url, args.redis_url, prefix, logs / "data")
         size = {"workers": args.workers, "threads": args.threads}
         targets = [
             start_casemgmt(

@@ -71,7 +71,12 @@ import psycopg2.extras
 
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.scratch import WorkerProcess, scratch_container, scratch_database
+from bench.scratch import (
+    WorkerProcess,
+    add_server_arguments,
+    scratch_container,
+    scratch_database,
+)
 from casemgmt.domain import (
     Action,
     Actor,
@@ -100,8 +105,6 @@ if TYPE_CHECKING:
 
     from casemgmt.bootstrap import Container
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MILLION = 1_000_000
 TARGET_SUMMARY_P50 = 0.500  # seconds, over 1,000,000 cases
 TARGET_LAG_GROWTH = 0.01  # seconds of lag gained per second of load: more is falling behind
@@ -1036,12 +1039,7 @@ def summarise(results: Results) -> list[bool]:
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
-    )
+    add_server_arguments(parser)
     parser.add_argument("--cases", type=int, default=MILLION, help="synthetic cases in a year")
     parser.add_argument("--rounds", type=int, default=30, help="summary calls of each kind")
     parser.add_argument(

@@ -4,6 +4,7 @@ never share an interpreter with the commands they follow)."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import subprocess
@@ -11,18 +12,15 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import closing, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg2
+from typing import TYPE_CHECKING, Final
 
 from casemgmt.bootstrap import build
 from casemgmt.persistence.locks import lock_holders
-from casemgmt.persistence.migrations import migrate
 from casemgmt.runtime.sla_timer import SlaTimer
 from casemgmt.settings import Settings
+from tests.support import databases
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -30,22 +28,38 @@ if TYPE_CHECKING:
     from casemgmt.bootstrap import Container
 
 
-@contextmanager
-def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--database-url` and `--redis-url`: the servers a bench makes its scratch data on."""
+    parser.add_argument(
+        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
+    )
+
+
+def scratch_database(server_url: str, prefix: str) -> AbstractContextManager[str]:
     """A new, migrated database named `{prefix}_{pid}` on the server, dropped at the end."""
-    name = f"{prefix}_{os.getpid()}"
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    with closing(psycopg2.connect(server_url)) as admin:
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            cursor.execute(f"CREATE DATABASE {name}")
-        try:
-            migrate(url)
-            yield url
-        finally:
-            with admin.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return databases.scratch_database(server_url, f"{prefix}_{os.getpid()}")
+
+
+def serve_environment(
+    database_url: str, redis_url: str, prefix: str, data_dir: Path
+) -> dict[str, str]:
+    """The environment of a `casemgmt serve` under load from this machine: rate limits off (every
+    request of the load comes from 127.0.0.1)."""
+    return {
+        **os.environ,
+        "CASEMGMT_DATABASE_URL": database_url,
+        "CASEMGMT_REDIS_URL": redis_url,
+        "CASEMGMT_REDIS_PREFIX": prefix,
+        "CASEMGMT_DATA_DIR": str(data_dir),
+        "CASEMGMT_RATE_LIMIT": "off",
+    }
 
 
 @contextmanager

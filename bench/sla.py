@@ -56,7 +56,12 @@ from eventsourcing.utils import get_topic
 
 # Run from the repository root, or from anywhere: casemgmt is imported from this checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from bench.scratch import WorkerProcess, scratch_container, scratch_database
+from bench.scratch import (
+    WorkerProcess,
+    add_server_arguments,
+    scratch_container,
+    scratch_database,
+)
 from casemgmt.domain import Action, Actor, Case, Channel, Context, Requester, RequesterKind, Role
 from casemgmt.domain.calendar import BusinessDuration
 from casemgmt.domain.sla_policy import DEFAULT_POLICY_TOML
@@ -71,8 +76,6 @@ if TYPE_CHECKING:
     from casemgmt.bootstrap import Container
     from casemgmt.domain.calendar import BusinessCalendar
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TARGET_LAG_P99 = 1.0  # seconds, for breaches and (separately) warnings
 TARGET_MILLION_SECONDS = 60.0  # recomputing the deadlines of 1,000,000 open cases
 MILLION = 1_000_000
@@ -604,12 +607,7 @@ def summarise_recompute(recompute: Recompute) -> list[bool]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
-    )
+    add_server_arguments(parser)
     parser.add_argument("--open", type=int, default=1_000_000, help="synthetic open rows")
     parser.add_argument("--due", type=int, default=3000, help="cases whose deadlines fall due")
     parser.add_argument("--rate", type=float, default=100.0, help="deadlines falling due per s")

@@ -86,16 +86,18 @@ from bench.api import (  # noqa: E402
     wait_for_queue,
     wait_until_up,
 )
+from bench.scratch import (  # noqa: E402
+    add_server_arguments,
+    scratch_database,
+    serve_environment,
+)
 from casemgmt.bootstrap import build  # noqa: E402
 from casemgmt.domain import Actor, Channel, Context, Requester, RequesterKind, Role  # noqa: E402
 from casemgmt.settings import Settings  # noqa: E402
-from tests.support.databases import scratch_database  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-DEFAULT_DATABASE_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 # The mix, by weight. Triages follow opens (a third of the cases opened are triaged, and so join
 # the queue the claims take from); notes and claims are an agent's work.
 MIX: Final = {"open": 3, "triage": 1, "note": 3, "read": 2, "list": 2, "claim": 1}
@@ -754,12 +756,7 @@ def describe(args: argparse.Namespace, env: dict[str, str], postgres: dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument(
-        "--database-url", default=os.environ.get("CASEMGMT_DATABASE_URL") or DEFAULT_DATABASE_URL
-    )
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("CASEMGMT_REDIS_URL") or DEFAULT_REDIS_URL
-    )
+    add_server_arguments(parser)
     parser.add_argument("--rate", type=float, default=120.0, help="requests a second, in all")
     parser.add_argument("--minutes", type=int, default=30)
     parser.add_argument("--clients", type=int, default=8, help="connections of the load")
@@ -793,18 +790,11 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     prefix = f"casemgmt-bench-soak-{os.getpid()}"
     with (
-        scratch_database(args.database_url, f"casemgmt_bench_soak_{os.getpid()}") as url,
+        scratch_database(args.database_url, "casemgmt_bench_soak") as url,
         tempfile.TemporaryDirectory(prefix="casemgmt-bench-soak-") as folder,
     ):
         logs = Path(folder)
-        env = {
-            **os.environ,
-            "CASEMGMT_DATABASE_URL": url,
-            "CASEMGMT_REDIS_URL": args.redis_url,
-            "CASEMGMT_REDIS_PREFIX": prefix,
-            "CASEMGMT_DATA_DIR": str(logs / "data"),
-            "CASEMGMT_RATE_LIMIT": "off",  # every request of the load comes from 127.0.0.1
-        }
+        env = serve_environment(url, args.redis_url, prefix, logs / "data")
         postgres = postgres_settings(url)
         if args.vacuum_every is None:
             args.vacuum_every = 0.0 if postgres["autovacuum"] == "on" else args.minute_seconds
