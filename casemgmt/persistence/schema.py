@@ -16,6 +16,8 @@ REFUSE_TRACKING_FUNCTION = "casemgmt_refuse_tracking"
 # A stored event in the canonical form the hash chains' links hash (chain.py says the same).
 CHAIN_EVENT_FUNCTION = "casemgmt_chain_event"
 _GENESIS = "'\\x" + "00" * 32 + "'::bytea"
+# Writes of up to this many events are appended event by event, larger ones set-wise.
+SMALL_WRITE = 16
 
 
 def qualified(schema: str, name: str) -> str:
@@ -77,11 +79,16 @@ def append_function(schema: str, table: str) -> str:
     """The function that appends events to `table`, linking each into both chains.
 
     The caller holds the table's EXCLUSIVE lock, so the log's head read first is still the head
-    when the rows go in. Notification ids are drawn here, as the log links hash them. Only the
-    links are computed event by event (each hashes the one before it); the cases' heads are read
-    in one statement, and the events and the new heads are written in one statement each, so a
-    batch of a thousand events costs three statements, not two thousand. An event's previous case
-    link is the one before it in the same call, or else its case's head.
+    when the rows go in. Notification ids are drawn here, as the log links hash them. An event's
+    previous case link is the one before it in the same call, or else its case's head.
+
+    A write of up to `SMALL_WRITE` events (a command's) goes event by event: its case's head read,
+    the event and the new head written, three single-row statements an event. A larger one (a
+    page of `sla apply`, the demo) goes set-wise: only the links are computed event by event
+    (each hashes the one before it); the cases' heads are read in one statement, and the events
+    and the new heads written in one statement each, so a thousand events cost three statements,
+    not three thousand. Each way is the faster on its side of `SMALL_WRITE` (bench/append.py
+    saves one event, 0.2 ms faster event by event; a set-wise write of 250 is 1.4 × faster).
     """
     events = qualified(schema, table)
     heads = qualified(schema, heads_table(table))
@@ -103,6 +110,26 @@ def append_function(schema: str, table: str) -> str:
         f" SELECT e.log_hash INTO last_log FROM {events} e WHERE e.log_hash IS NOT NULL"
         " ORDER BY e.notification_id DESC LIMIT 1;"
         f" last_log := coalesce(last_log, {_GENESIS});"
+        f" IF total <= {SMALL_WRITE} THEN"
+        " FOR i IN 1 .. total LOOP"
+        f" SELECT h.case_hash INTO previous FROM {heads} h WHERE h.originator_id = ids[i];"
+        " new_notification_id := nextval(ids_sequence);"
+        f" event := {event}(ids[i], versions[i], topics[i], states[i]);"
+        f" new_case_hash := sha256('\\x43'::bytea || event || coalesce(previous, {_GENESIS}));"
+        " new_log_hash := sha256('\\x4c'::bytea || int8send(new_notification_id) || event"
+        " || last_log);"
+        f" INSERT INTO {events} (originator_id, originator_version, topic, state,"
+        " notification_id, case_hash, log_hash) VALUES (ids[i], versions[i], topics[i],"
+        " states[i], new_notification_id, new_case_hash, new_log_hash);"
+        f" INSERT INTO {heads} AS h (originator_id, originator_version, case_hash)"
+        " VALUES (ids[i], versions[i], new_case_hash)"
+        " ON CONFLICT (originator_id) DO UPDATE"
+        " SET originator_version = EXCLUDED.originator_version, case_hash = EXCLUDED.case_hash;"
+        " last_log := new_log_hash;"
+        " RETURN NEXT;"
+        " END LOOP;"
+        " RETURN;"
+        " END IF;"
         " SELECT array_agg(nextval(ids_sequence) ORDER BY n) INTO notification_ids"
         " FROM generate_series(1, total) AS n;"
         # For each event: the position of its case's event before it in this call (NULL for the

@@ -72,6 +72,26 @@ def test_migrated_tables_match_the_tables_the_recorders_create(app_settings: Set
         datastore.close()
 
 
+@pytest.mark.parametrize("table", ["carecentre_events", "caresessions_events"])
+def test_migrated_append_functions_are_the_ones_the_recorders_create(
+    app_settings: Settings, table: str
+) -> None:
+    """The migrations' append functions and schema.py's (unqualified) have the same body, so a
+    change to the one without the other fails here."""
+    url = app_settings.database_url
+    assert url is not None
+    made = schema.append_function("public", table).replace('"public".', "")
+    made_body = made.split("$$")[1]
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            name = schema.append_function_name(table)
+            cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [name])
+            assert cursor.fetchall() == [(made_body,)]
+    finally:
+        conn.close()
+
+
 def test_a_migrated_database_has_nothing_pending(app_settings: Settings) -> None:
     assert app_settings.database_url is not None
     assert pending(app_settings.database_url) == []

@@ -29,7 +29,7 @@ from casemgmt.api import create_app
 from casemgmt.bootstrap import build
 from casemgmt.cli import audit
 from casemgmt.domain import Action, Actor, Channel, Context, Requester, RequesterKind, Role
-from casemgmt.persistence import chain
+from casemgmt.persistence import chain, schema
 from casemgmt.persistence.chain import GENESIS, Sealer
 from casemgmt.persistence.datastore import ConnectionPool, Datastore
 from casemgmt.persistence.migrations import MIGRATIONS_DIR, migrate
@@ -492,6 +492,31 @@ def test_one_write_of_several_cases_interleaved_links_each_to_the_one_before_it(
 
     assert verdict.problems == []
     assert (verdict.cases, verdict.notifications) == (3, 9)
+    assert verdict.unsealed == 0
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
+def test_writes_larger_than_a_commands_link_the_same_way(
+    servers: Settings, key: str | None
+) -> None:
+    """Writes above `schema.SMALL_WRITE` events go set-wise: interleaved cases, some with a head
+    from an earlier write, each event linked to the one before it, then a small write after."""
+    cases = [uuid.uuid4() for _ in range(3)]
+    rounds = schema.SMALL_WRITE // len(cases) + 2
+    with _recorded(servers, key) as (_, recorder):
+        recorder.insert_events([_stored(cases[0], 1)])
+        large = [
+            _stored(case_id, turn + (2 if case_id == cases[0] else 1))
+            for turn in range(rounds)
+            for case_id in cases
+        ]
+        assert len(large) > schema.SMALL_WRITE
+        recorder.insert_events(large)
+        recorder.insert_events([_stored(cases[1], rounds + 1), _stored(cases[0], rounds + 2)])
+        verdict = ChainAudit.of(recorder).verify_all()
+
+    assert verdict.problems == []
+    assert (verdict.cases, verdict.notifications) == (3, 1 + len(large) + 2)
     assert verdict.unsealed == 0
 
 
