@@ -39,6 +39,7 @@ class WaitingCases(Protocol[Taken]):
     """The port to the work queues that claims need (`casemgmt.queries.WorkQueues` is one)."""
 
     def queue_names(self) -> list[str]: ...
+    def has_queue(self, name: str) -> bool: ...
     def take_next(self, name: str) -> Taken | None: ...
     def let_go(self, taken: Taken, /) -> None: ...
     def put_back(self, taken: Taken, /) -> None: ...
@@ -63,9 +64,8 @@ class Claims(Generic[Taken]):
                 "a claim takes whichever case is next, so X-On-Behalf-Of cannot name its "
                 "requester; claim without it",
             )
-        names = self.queues.queue_names()
-        if queue not in names:
-            raise QueueNotFound(queue, names)
+        if not self.queues.has_queue(queue):
+            raise QueueNotFound(queue, self.queues.queue_names())
         for _ in range(MAX_CLAIM_ATTEMPTS):
             taken = self.queues.take_next(queue)
             if taken is None:
@@ -85,9 +85,8 @@ class Claims(Generic[Taken]):
         if case is None or not case.waits_for_agent:
             return None, False
         try:
-            assigned = self.care_centre.act(
-                case_id, Action.ASSIGN, ctx, expected_version=case.version, agent=ctx.actor.id
-            )
+            # Assigned as just loaded: a change saved meanwhile fails the save's version check.
+            assigned = self.care_centre.act_on_loaded(case, Action.ASSIGN, ctx, agent=ctx.actor.id)
         except (ConcurrentUpdate, StaleVersion, ActionNotAllowed, InvalidCommand, Forbidden):
             # Forbidden: someone took it meanwhile, and it is not the caller's to take from them.
             now = self.care_centre.find_case(case_id)

@@ -102,6 +102,12 @@ class WorkQueues:
         seen = sorted(name.decode() for name in self.redis.smembers(self._live().queues))
         return list(dict.fromkeys([*self.routing.queue_names, *seen]))
 
+    def has_queue(self, name: str) -> bool:
+        """Whether `queue_names` names it: asks Redis only for a queue the rules do not name."""
+        if name in self.routing.queue_names:
+            return True
+        return bool(self.redis.sismember(self._live().queues, name))
+
     def queue_overview(self) -> list[QueueOverview]:
         """Per queue: how many cases wait, how many of each priority, the oldest one's age."""
         live, names = self._live(), self.queue_names()

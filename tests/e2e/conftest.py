@@ -12,8 +12,8 @@ from casemgmt.api.context import EXTENSION
 from casemgmt.api.presenters import case_view
 from casemgmt.bootstrap import build
 from casemgmt.domain import Role
-from casemgmt.domain.routing import DEFAULT_ROUTING, RoutingRules
-from tests.support.servers import OWN_QUEUE_PREFIX, UnitsOfTests
+from casemgmt.domain.routing import DEFAULT_ROUTING
+from tests.support.servers import OwnQueuePerUnit, UnitsOfTests
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from werkzeug.test import TestResponse
 
     from casemgmt.bootstrap import Container
-    from casemgmt.domain.routing import Routable
     from casemgmt.settings import Settings
 
 
@@ -140,24 +139,6 @@ def whole_view(caller: Caller, case_id: str) -> dict[str, Any]:
 
 
 # -- projections: the case list and the work queues ----------------------------------------------
-
-
-class OwnQueuePerUnit(RoutingRules):
-    """The built-in routing, except that a case of a unit named `queue-…` waits in that queue.
-
-    The tests share one database and one Redis; a queue of its own lets a test count, order and
-    claim without meeting the cases of other tests.
-    """
-
-    def route(self, case: Routable) -> str:
-        if case.unit is not None and case.unit.startswith(OWN_QUEUE_PREFIX):
-            return case.unit
-        return super().route(case)
-
-
-def own_queue() -> str:
-    """A new unit, and the name of the queue its triaged cases wait in under `OwnQueuePerUnit`."""
-    return f"{OWN_QUEUE_PREFIX}{uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import pytest
 from casemgmt.api import create_app
 from casemgmt.bootstrap import build
 from casemgmt.domain import Role
-from tests.e2e.conftest import Caller, caught_up, inquiry, new_token, open_case, own_queue
+from tests.e2e.conftest import Caller, caught_up, inquiry, new_token, open_case
+from tests.support.servers import own_queue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from casemgmt.api import create_app
 from casemgmt.queries import WorkQueues
 from casemgmt.runtime import build_projections
-from tests.e2e.conftest import Caller, caught_up, open_case, own_queue
+from tests.e2e.conftest import Caller, caught_up, open_case
+from tests.support.servers import own_queue
 
 if TYPE_CHECKING:
     from casemgmt.bootstrap import Container

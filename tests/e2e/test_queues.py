@@ -13,7 +13,8 @@ from uuid import UUID
 import pytest
 
 from casemgmt.api import create_app
-from tests.e2e.conftest import caught_up, open_case, own_queue
+from tests.e2e.conftest import caught_up, open_case
+from tests.support.servers import own_queue
 
 if TYPE_CHECKING:
     from flask import Flask

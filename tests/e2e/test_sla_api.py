@@ -23,8 +23,8 @@ from casemgmt.bootstrap import build
 from casemgmt.domain import Actor, Context, Role
 from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.policy_file import load_policy
-from tests.e2e.conftest import Caller, OwnQueuePerUnit, caught_up, new_token, open_case, own_queue
-from tests.support.servers import UnitsOfTests
+from tests.e2e.conftest import Caller, caught_up, new_token, open_case
+from tests.support.servers import OwnQueuePerUnit, UnitsOfTests, own_queue
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

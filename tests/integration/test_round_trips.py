@@ -18,8 +18,11 @@ import pytest
 
 from casemgmt.api import create_app
 from casemgmt.application.directory import TokenRefused
+from casemgmt.bootstrap import build
 from casemgmt.domain import Role
+from casemgmt.domain.routing import DEFAULT_ROUTING
 from casemgmt.persistence.accounts import Accounts, SignIns
+from tests.support.servers import OwnQueuePerUnit, UnitsOfTests, own_queue
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -42,8 +45,9 @@ GENERATION_KEY = f"casemgmt-test:{uuid4().hex}:accounts:generation"
 class Counted:
     """The test client speaking as one account, counting each request's round trips."""
 
-    def __init__(self, client: FlaskClient, container: Container, token: str) -> None:
+    def __init__(self, client: FlaskClient, container: Container, name: str, token: str) -> None:
         self.client = client
+        self.name = name
         self.round_trips = container.datastore.pool.round_trips
         self.token = token
 
@@ -65,8 +69,9 @@ def callers(container: Container) -> Callable[[Role], Counted]:
     app = create_app(container.settings, container)
 
     def make(role: Role) -> Counted:
-        _, token = container.accounts.add(f"{role}-{uuid4().hex[:8]}", role)
-        return Counted(app.test_client(), container, token)
+        name = f"{role}-{uuid4().hex[:8]}"
+        _, token = container.accounts.add(name, role)
+        return Counted(app.test_client(), container, name, token)
 
     return make
 
@@ -181,6 +186,36 @@ def test_a_case_read_costs_at_most_two_round_trips(
         if number:
             tally.add(kind, count)
     assert max(tally.counts[kind]) <= BUDGET
+
+
+def test_a_claim_costs_at_most_two_round_trips(
+    container: Container, callers: Callable[[Role], Counted], tally: Tally
+) -> None:
+    """A claim loads the case it took off the queue and saves its assignment: it does not load
+    it a second time to assign it."""
+    queue = own_queue()
+    intake, supervisor, agent = callers(Role.INTAKE), callers(Role.SUPERVISOR), callers(Role.AGENT)
+    routing = OwnQueuePerUnit(DEFAULT_ROUTING.rules, DEFAULT_ROUTING.default_queue)
+    projecting = build(container.settings, routing=routing, taxonomy=UnitsOfTests())
+    try:
+        with projecting.projections.worker(["work_queues"], lock_retry_seconds=0.1):
+            for _ in range(ROUNDS // 4 + 1):
+                case_id = opened(intake, f"mail-{uuid4()}")
+                body = {"category": {}, "priority": "low", "unit": queue}
+                triaged, _ = supervisor.request("POST", f"/api/v1/cases/{case_id}/triage", body)
+                assert triaged.status_code == 200, triaged.get_json()
+            assert projecting.projections.wait_until_caught_up(names=["work_queues"], timeout=30)
+    finally:
+        projecting.close()
+    for number in range(ROUNDS // 4 + 1):
+        response, count = agent.request("POST", f"/api/v1/queues/{queue}/claim")
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["assignee"] == agent.name
+        if number:  # the first one warms the token
+            tally.add("POST /queues/{name}/claim (agent)", count)
+    emptied, _ = agent.request("POST", f"/api/v1/queues/{queue}/claim")
+    assert emptied.status_code == 204
+    assert max(tally.counts["POST /queues/{name}/claim (agent)"]) <= BUDGET
 
 
 # -- the mechanisms that keep the savings safe --------------------------------------------------

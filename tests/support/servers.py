@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 import pytest
 import redis
 
 from casemgmt.bootstrap import Container, build
+from casemgmt.domain.routing import RoutingRules
 from casemgmt.domain.taxonomy import Taxonomy
 from casemgmt.embedded import ensure_servers
 from casemgmt.settings import Settings
@@ -30,6 +32,8 @@ from tests.support.databases import scratch_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from casemgmt.domain.routing import Routable
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +81,7 @@ def app_settings(servers: Settings) -> Iterator[Settings]:
 
 
 # Units tests make up to keep their cases apart: `queue-…` (each test's cases wait in a queue of
-# their own under the e2e tests' routing, tests/e2e/conftest.py) and `list-…` (the case list's).
+# their own under `OwnQueuePerUnit`) and `list-…` (the case list's).
 OWN_QUEUE_PREFIX = "queue-"
 MADE_UP_UNITS = (OWN_QUEUE_PREFIX, "list-")
 
@@ -90,6 +94,24 @@ class UnitsOfTests(Taxonomy):
         if unit is not None and unit.startswith(MADE_UP_UNITS):
             return unit
         return super().check_unit(field, unit)
+
+
+class OwnQueuePerUnit(RoutingRules):
+    """The built-in routing, except that a case of a unit named `queue-…` waits in that queue.
+
+    The tests share one database and one Redis; a queue of its own lets a test count, order and
+    claim without meeting the cases of other tests.
+    """
+
+    def route(self, case: Routable) -> str:
+        if case.unit is not None and case.unit.startswith(OWN_QUEUE_PREFIX):
+            return case.unit
+        return super().route(case)
+
+
+def own_queue() -> str:
+    """A new unit, and the name of the queue its triaged cases wait in under `OwnQueuePerUnit`."""
+    return f"{OWN_QUEUE_PREFIX}{uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session")
