@@ -151,22 +151,28 @@ def apply_policy_to_open_cases(
     """
     total = count_cases(datastore, statuses=OPEN_STATUSES)
     done = changed = 0
+
+    def saved(saving: Future[int], cases: int) -> None:
+        """The page is saved: it counts as done (progress tells only of saved pages)."""
+        nonlocal done, changed
+        changed += saving.result()
+        done += cases
+        if progress is not None:
+            progress(done, max(total, done))
+
     with ThreadPoolExecutor(1, thread_name_prefix="sla-apply-save") as saver:
-        saving: Future[int] | None = None
+        in_flight: tuple[Future[int], int] | None = None
         for cases in kept_clocks(datastore, statuses=OPEN_STATUSES, page=page):
             changes = _changes_of(care_centre, cases, ctx)
-            if saving is not None:
-                changed += saving.result()
-            saving = saver.submit(_save, care_centre, cases, changes, ctx)
+            if in_flight is not None:
+                saved(*in_flight)
+            in_flight = (saver.submit(_save, care_centre, cases, changes, ctx), len(cases))
             if between is not None:
-                changed += saving.result()
-                saving = None
+                saved(*in_flight)
+                in_flight = None
                 between()
-            done += len(cases)
-            if progress is not None:
-                progress(done, max(total, done))
-        if saving is not None:
-            changed += saving.result()
+        if in_flight is not None:
+            saved(*in_flight)
     return done, changed
 
 

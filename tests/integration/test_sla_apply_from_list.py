@@ -376,3 +376,26 @@ def test_between_pages_the_timer_runs_once_the_page_is_saved(setup: Setup, tmp_p
     ) == (7, 7)
 
     assert saved_when_called == [3, 6, 7]
+
+
+def test_progress_tells_of_pages_once_they_are_saved(setup: Setup, tmp_path: Path) -> None:
+    """`casemgmt sla apply` shows its progress: a page counts once it is saved, not while it is
+    still being saved beside the next one's working out."""
+    centre = setup.container.care_centre
+    ids = [open_case(centre, datetime.now(UTC), n) for n in range(7)]
+    caught_up(setup)
+    centre.sla_policy = changed_policy(tmp_path, next_working_day(centre.sla_policy))  # type: ignore[arg-type]
+    at = ctx(TIMER)
+    told: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        moved = sum(bool(recomputed_by(centre, case_id, at.correlation_id)) for case_id in ids)
+        assert moved >= done, f"{done} told done, {moved} saved"
+        told.append((done, total))
+
+    assert apply_policy_to_open_cases(
+        centre, setup.container.datastore, at, page=3, progress=progress
+    ) == (7, 7)
+
+    assert [done for done, _ in told] == [3, 6, 7]
+    assert {total for _, total in told} == {7}
