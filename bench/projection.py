@@ -299,6 +299,10 @@ def measure_lag(container: Container, rate: float, seconds: float) -> dict[str, 
     names = [name for name in projections.names if projections.log_of(name) is projections.log]
     try:
         worker.wait_until_ready()  # the worker has started and taken up every projection
+        # Those the rebuilds left behind (the action log, the reports) first catch up the whole
+        # log: measured meanwhile, their lag would be the catch-up's, not the projection's own.
+        if not projections.wait_until_caught_up(names=names, timeout=900):
+            raise RuntimeError(f"the projections did not catch up: {projections.lag()}")
         writer = SteadyWriter(container)
         done = threading.Event()
         thread = threading.Thread(target=lambda: (writer.run(rate, seconds), done.set()))
