@@ -318,11 +318,8 @@ class CareCentre(Application[UUID]):
         arguments = self._arguments(action, body, ctx)
         for attempt in range(1, _ATTEMPTS + 1):
             case = self.get_case(case_id)
-            others = self._command(
-                case, action, arguments, ctx, self.find_case, expected_version=expected_version
-            )
             try:
-                return self._save(case, *others)
+                return self._act_once(case, action, arguments, ctx, expected_version)
             except ConcurrentUpdate:
                 if expected_version is not None or attempt == _ATTEMPTS:
                     raise
@@ -332,8 +329,20 @@ class CareCentre(Application[UUID]):
         """`act` on a case just loaded, without loading it again: one command, one save. A
         change saved since it was loaded makes the save fail with ConcurrentUpdate (the
         store's version check), and nothing is tried again."""
-        arguments = self._arguments(action, body, ctx)
-        others = self._command(case, action, arguments, ctx, self.find_case)
+        return self._act_once(case, action, self._arguments(action, body, ctx), ctx)
+
+    def _act_once(
+        self,
+        case: Case,
+        action: Action,
+        arguments: dict[str, Any],
+        ctx: Context,
+        expected_version: int | None = None,
+    ) -> Case:
+        """The command given to the case in hand, and saved (ConcurrentUpdate: a race lost)."""
+        others = self._command(
+            case, action, arguments, ctx, self.find_case, expected_version=expected_version
+        )
         return self._save(case, *others)
 
     def act_on(
